@@ -1,0 +1,159 @@
+# llmk_kata(): declares a kata once and produces both builds of its tests.
+#
+#   llmk_kata(NAME 02_attention
+#             SOURCES attention.cc          # in katas/NAME/ (stubs) and solutions/NAME/
+#             SOLUTION_ONLY_SOURCES ...     # extra files only the solution has (*_avx2.cc)
+#             TESTS attention_test.cc       # in katas/NAME/, built once, linked twice
+#             BENCHMARKS attention_bench.cc # optional, in katas/NAME/
+#             LIBS llmk_reference)          # what tests and benchmarks link besides
+#
+# Targets:
+#   NAME_test            tests linked with the learner's katas/NAME/*.cc   (label: learner)
+#   NAME_solution_test   the same tests linked with solutions/NAME/*.cc    (label: solution)
+#   NAME_bench, NAME_solution_bench   where BENCHMARKS are given
+# Tests are registered with CTest one step at a time (the suites listed in
+# katas/NAME/kata.json), labelled with the kata, the step (stepN) and the variant.
+
+set(LLMK_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor
+                  -Wno-unused-parameter)
+if(LLMK_WERROR)
+  list(APPEND LLMK_WARNINGS -Werror)
+endif()
+
+if(LLMK_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
+# Optimized but with assertions on (Eigen's bounds checks catch a learner's slip).
+set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g")
+
+set_property(GLOBAL PROPERTY LLMK_KATAS "")
+
+function(llmk_apply_warnings target)
+  target_compile_options(${target} PRIVATE ${LLMK_WARNINGS})
+endfunction()
+
+function(llmk_kata)
+  cmake_parse_arguments(K "" "NAME"
+                        "SOURCES;SOLUTION_ONLY_SOURCES;TESTS;BENCHMARKS;LIBS" ${ARGN})
+  if(NOT K_NAME)
+    message(FATAL_ERROR "llmk_kata: NAME is required")
+  endif()
+  set(kata_dir ${CMAKE_SOURCE_DIR}/katas/${K_NAME})
+  set(solution_dir ${CMAKE_SOURCE_DIR}/solutions/${K_NAME})
+  set(meta ${kata_dir}/kata.json)
+  if(NOT EXISTS ${meta})
+    message(FATAL_ERROR "llmk_kata(${K_NAME}): ${meta} is missing")
+  endif()
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${meta})
+
+  # The learner's implementation and the solution, as two libraries of one header.
+  set(stub_files "")
+  set(solution_files "")
+  foreach(src IN LISTS K_SOURCES)
+    list(APPEND stub_files ${kata_dir}/${src})
+    list(APPEND solution_files ${solution_dir}/${src})
+  endforeach()
+  foreach(src IN LISTS K_SOLUTION_ONLY_SOURCES)
+    list(APPEND solution_files ${solution_dir}/${src})
+  endforeach()
+  add_library(${K_NAME}_kata STATIC ${stub_files})
+  add_library(${K_NAME}_solution STATIC ${solution_files})
+  foreach(lib ${K_NAME}_kata ${K_NAME}_solution)
+    target_include_directories(${lib} PUBLIC ${kata_dir})
+    target_link_libraries(${lib} PUBLIC llmk_core)
+    llmk_apply_warnings(${lib})
+  endforeach()
+
+  # Test sources are compiled once and linked against each variant.
+  add_library(${K_NAME}_tests OBJECT ${K_TESTS})
+  target_include_directories(${K_NAME}_tests PRIVATE ${kata_dir})
+  target_link_libraries(${K_NAME}_tests PUBLIC llmk_testing ${K_LIBS})
+  llmk_apply_warnings(${K_NAME}_tests)
+
+  file(READ ${meta} meta_json)
+  string(JSON step_count LENGTH "${meta_json}" steps)
+  math(EXPR last_step "${step_count} - 1")
+
+  foreach(variant learner solution)
+    if(variant STREQUAL "learner")
+      set(exe ${K_NAME}_test)
+      set(impl ${K_NAME}_kata)
+    else()
+      set(exe ${K_NAME}_solution_test)
+      set(impl ${K_NAME}_solution)
+    endif()
+    add_executable(${exe} $<TARGET_OBJECTS:${K_NAME}_tests>)
+    target_link_libraries(${exe} PRIVATE ${K_NAME}_tests ${impl} GTest::gtest_main)
+    foreach(i RANGE ${last_step})
+      string(JSON suite GET "${meta_json}" steps ${i} suite)
+      string(JSON number GET "${meta_json}" steps ${i} number)
+      gtest_discover_tests(${exe}
+        TEST_FILTER "${suite}.*"
+        TEST_PREFIX "${variant}/"
+        DISCOVERY_MODE PRE_TEST
+        PROPERTIES LABELS "${K_NAME};step${number};${variant}" TIMEOUT 60)
+    endforeach()
+  endforeach()
+
+  set(bench_exes "")
+  if(K_BENCHMARKS)
+    foreach(variant learner solution)
+      if(variant STREQUAL "learner")
+        set(exe ${K_NAME}_bench)
+        set(impl ${K_NAME}_kata)
+      else()
+        set(exe ${K_NAME}_solution_bench)
+        set(impl ${K_NAME}_solution)
+      endif()
+      add_executable(${exe} ${K_BENCHMARKS})
+      target_include_directories(${exe} PRIVATE ${kata_dir})
+      target_link_libraries(${exe} PRIVATE ${impl} ${K_LIBS} llmk_testing
+                                           benchmark::benchmark_main)
+      llmk_apply_warnings(${exe})
+      list(APPEND bench_exes ${exe})
+    endforeach()
+  endif()
+
+  # Independent recomputation of the fixtures, where the kata has one.
+  set(recompute ${CMAKE_SOURCE_DIR}/tools/recompute/${K_NAME}.py)
+  if(LLMK_HAVE_NUMPY AND EXISTS ${recompute})
+    add_test(NAME recompute/${K_NAME}
+             COMMAND ${LLMK_PYTHON} ${recompute} ${CMAKE_SOURCE_DIR}/fixtures/${K_NAME})
+    set_tests_properties(recompute/${K_NAME} PROPERTIES LABELS "${K_NAME};recompute")
+  endif()
+
+  set_property(GLOBAL APPEND PROPERTY LLMK_KATAS ${K_NAME})
+  set_property(GLOBAL PROPERTY LLMK_KATA_${K_NAME}_BENCH "${bench_exes}")
+endfunction()
+
+# Writes build/katas.json: the manifest the `kata` harness reads to find each
+# kata's binaries (the steps themselves come from katas/NAME/kata.json).
+function(llmk_finish_katas)
+  get_property(katas GLOBAL PROPERTY LLMK_KATAS)
+  set(entries "")
+  foreach(k IN LISTS katas)
+    get_property(bench GLOBAL PROPERTY LLMK_KATA_${k}_BENCH)
+    set(learner_bench "")
+    set(solution_bench "")
+    set(learner_bench_target "")
+    set(solution_bench_target "")
+    if(bench)
+      set(learner_bench "$<TARGET_FILE:${k}_bench>")
+      set(solution_bench "$<TARGET_FILE:${k}_solution_bench>")
+      set(learner_bench_target "${k}_bench")
+      set(solution_bench_target "${k}_solution_bench")
+    endif()
+    string(APPEND entries
+      "    {\"name\": \"${k}\", \"dir\": \"katas/${k}\",\n"
+      "     \"learner\": {\"target\": \"${k}_test\", \"binary\": \"$<TARGET_FILE:${k}_test>\",\n"
+      "                 \"bench_target\": \"${learner_bench_target}\", \"bench\": \"${learner_bench}\"},\n"
+      "     \"solution\": {\"target\": \"${k}_solution_test\", \"binary\": \"$<TARGET_FILE:${k}_solution_test>\",\n"
+      "                  \"bench_target\": \"${solution_bench_target}\", \"bench\": \"${solution_bench}\"}},\n")
+  endforeach()
+  string(REGEX REPLACE ",\n$" "\n" entries "${entries}")
+  file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/katas.json CONTENT
+"{\n  \"source_dir\": \"${CMAKE_SOURCE_DIR}\",\n  \"build_dir\": \"${CMAKE_BINARY_DIR}\",\n  \"katas\": [\n${entries}  ]\n}\n")
+endfunction()
