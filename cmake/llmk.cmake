@@ -2,7 +2,8 @@
 #
 #   llmk_kata(NAME 02_attention
 #             SOURCES attention.cc          # in katas/NAME/ (stubs) and solutions/NAME/
-#             SOLUTION_ONLY_SOURCES ...     # extra files only the solution has (*_avx2.cc)
+#             SOLUTION_ONLY_SOURCES ...     # extra files only the solution has
+#             AVX2_SOURCES ...              # solution-only files compiled with -mavx2 -mfma
 #             TESTS attention_test.cc       # in katas/NAME/, built once, linked twice
 #             BENCHMARKS attention_bench.cc # optional, in katas/NAME/
 #             LIBS llmk_reference)          # what tests and benchmarks link besides
@@ -37,7 +38,7 @@ endfunction()
 
 function(llmk_kata)
   cmake_parse_arguments(K "" "NAME"
-                        "SOURCES;SOLUTION_ONLY_SOURCES;TESTS;BENCHMARKS;LIBS" ${ARGN})
+                        "SOURCES;SOLUTION_ONLY_SOURCES;AVX2_SOURCES;TESTS;BENCHMARKS;LIBS" ${ARGN})
   if(NOT K_NAME)
     message(FATAL_ERROR "llmk_kata: NAME is required")
   endif()
@@ -56,8 +57,16 @@ function(llmk_kata)
     list(APPEND stub_files ${kata_dir}/${src})
     list(APPEND solution_files ${solution_dir}/${src})
   endforeach()
-  foreach(src IN LISTS K_SOLUTION_ONLY_SOURCES)
+  foreach(src IN LISTS K_SOLUTION_ONLY_SOURCES K_AVX2_SOURCES)
     list(APPEND solution_files ${solution_dir}/${src})
+    # A learner who adds the same file (or a copy of solutions/ over the stubs) builds it too.
+    if(EXISTS ${kata_dir}/${src})
+      list(APPEND stub_files ${kata_dir}/${src})
+    endif()
+  endforeach()
+  foreach(src IN LISTS K_AVX2_SOURCES)
+    set_source_files_properties(${solution_dir}/${src} ${kata_dir}/${src}
+                                PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
   endforeach()
   add_library(${K_NAME}_kata STATIC ${stub_files})
   add_library(${K_NAME}_solution STATIC ${solution_files})
