@@ -1,0 +1,45 @@
+// The text a learner reads: the board (every kata, every step's status, the
+// score, what to do next) and, for `kata test`, the details of one step.
+//
+//   fmt::print("{}", RenderBoard(report, Style::For(stdout)));
+//
+//   02_attention  Q, K, V: scaled dot-product attention                 3/8
+//     passing       Step 1  Project X into Q, K and V
+//     todo          Step 4  Stable row softmax
+//     crashed       Step 5  Weighted sum of V: crashed in Step 5 (SIGSEGV)
+//   ...
+//   Score: 3/8 steps passing
+//
+//   Next: 02_attention, step 4: Stable row softmax (todo)
+//     run   ./kata test 02
+//     read  katas/02_attention/README.md#step-4-stable-row-softmax
+#pragma once
+
+#include <string>
+
+#include "results.h"
+#include "style.h"
+
+namespace llmk::kata {
+
+// One kata: its header line, then one line per step (only the steps that were
+// run if `only_run_steps`), then its problem and the evidence, if any.
+std::string RenderKata(const KataResult& kata, const Style& style, bool only_run_steps);
+
+// "Score: 3/16 steps passing".
+std::string RenderScore(int passing, int total, const Style& style);
+
+// What to do next: the first step that does not pass, the command to run and
+// the README section to read; or a well done.
+std::string RenderNext(const GradeReport& report, const Style& style);
+
+// Every kata, the score and what to do next.
+std::string RenderBoard(const GradeReport& report, const Style& style);
+
+// For one step of `kata test`: its status, the tests that did not pass with
+// their failure messages as GoogleTest printed them (cut to a sane length), or
+// what the binary did instead of finishing, then the README section and the
+// hint command.
+std::string RenderStepDetails(const KataResult& kata, const StepResult& step, const Style& style);
+
+}  // namespace llmk::kata

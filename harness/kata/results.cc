@@ -1,0 +1,142 @@
+#include "results.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace llmk::kata {
+
+std::string_view StatusLabel(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPassing:
+      return "passing";
+    case StepStatus::kTodo:
+      return "todo";
+    case StepStatus::kFailing:
+      return "failing";
+    case StepStatus::kCrashed:
+      return "crashed";
+    case StepStatus::kTimedOut:
+      return "timed out";
+    case StepStatus::kExitedEarly:
+      return "exited early";
+    case StepStatus::kFlooded:
+      return "flooded";
+    case StepStatus::kNoTests:
+      return "no tests";
+    case StepStatus::kNotRun:
+      return "not run";
+  }
+  return "unknown";
+}
+
+std::string_view StatusToken(StepStatus status) {
+  switch (status) {
+    case StepStatus::kPassing:
+      return "passing";
+    case StepStatus::kTodo:
+      return "todo";
+    case StepStatus::kFailing:
+      return "failing";
+    case StepStatus::kCrashed:
+      return "crashed";
+    case StepStatus::kTimedOut:
+      return "timed_out";
+    case StepStatus::kExitedEarly:
+      return "exited_early";
+    case StepStatus::kFlooded:
+      return "flooded";
+    case StepStatus::kNoTests:
+      return "no_tests";
+    case StepStatus::kNotRun:
+      return "not_run";
+  }
+  return "unknown";
+}
+
+bool IsAbnormal(StepStatus status) {
+  return status == StepStatus::kCrashed || status == StepStatus::kTimedOut ||
+         status == StepStatus::kExitedEarly || status == StepStatus::kFlooded;
+}
+
+std::string_view ProblemLabel(KataProblem problem) {
+  switch (problem) {
+    case KataProblem::kNone:
+      return "";
+    case KataProblem::kDoesNotCompile:
+      return "does not compile";
+    case KataProblem::kNoBinary:
+      return "no test binary";
+    case KataProblem::kCannotList:
+      return "cannot list its tests";
+  }
+  return "unknown";
+}
+
+std::string_view ProblemToken(KataProblem problem) {
+  switch (problem) {
+    case KataProblem::kNone:
+      return "none";
+    case KataProblem::kDoesNotCompile:
+      return "does_not_compile";
+    case KataProblem::kNoBinary:
+      return "no_binary";
+    case KataProblem::kCannotList:
+      return "cannot_list";
+  }
+  return "unknown";
+}
+
+int KataResult::PassingSteps() const {
+  return static_cast<int>(
+      std::count_if(steps.begin(), steps.end(), [](const StepResult& s) { return s.Passing(); }));
+}
+
+bool KataResult::RunStepsPass() const {
+  if (problem != KataProblem::kNone) return false;
+  bool any_run = false;
+  for (const StepResult& step : steps) {
+    if (step.status == StepStatus::kNotRun) continue;
+    any_run = true;
+    if (!step.Passing()) return false;
+  }
+  return any_run;
+}
+
+const StepResult* KataResult::FirstNonPassingRun() const {
+  for (const StepResult& step : steps) {
+    if (step.status != StepStatus::kNotRun && !step.Passing()) return &step;
+  }
+  return nullptr;
+}
+
+const StepResult* KataResult::FirstNonPassing() const {
+  for (const StepResult& step : steps) {
+    if (!step.Passing()) return &step;
+  }
+  return nullptr;
+}
+
+std::string KataResult::ReadmeLink(const StepResult& step) const {
+  return fmt::format("{}/README.md#{}", dir, step.anchor);
+}
+
+int GradeReport::PassingSteps() const {
+  int passing = 0;
+  for (const KataResult& kata : katas) passing += kata.PassingSteps();
+  return passing;
+}
+
+int GradeReport::StepCount() const {
+  int count = 0;
+  for (const KataResult& kata : katas) count += kata.StepCount();
+  return count;
+}
+
+bool GradeReport::AllPass() const {
+  return !katas.empty() && std::all_of(katas.begin(), katas.end(), [](const KataResult& k) {
+    return k.problem == KataProblem::kNone && k.AllStepsPass();
+  });
+}
+
+}  // namespace llmk::kata

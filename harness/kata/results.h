@@ -1,0 +1,102 @@
+// What a run of a kata's tests found, step by step: the vocabulary every verb,
+// the board and the report writers share.
+//
+//   KataResult result = RunKata(kata, Variant::kLearner, options);
+//   for (const StepResult& step : result.steps) fmt::print("{}\n", StatusLabel(step.status));
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gtest_output.h"
+
+namespace llmk::kata {
+
+enum class StepStatus {
+  kPassing,      // every test of the step passed (and it has at least one)
+  kTodo,         // every failing test failed with llmk::NotImplemented
+  kFailing,      // some test failed otherwise
+  kCrashed,      // the binary died of a signal during the step
+  kTimedOut,     // the step ran past its time limit
+  kExitedEarly,  // the binary exited before finishing the step
+  kFlooded,      // the binary wrote more output than allowed
+  kNoTests,      // the step's suite has no tests
+  kNotRun,       // the step was not run (the kata did not build, or --step)
+};
+
+// For people: "timed out". Stable; the text board and markdown use it.
+std::string_view StatusLabel(StepStatus status);
+// For machines: "timed_out". Stable; JSON and JUnit use it.
+std::string_view StatusToken(StepStatus status);
+// True for the statuses in which the binary misbehaved (crash, hang, ...).
+bool IsAbnormal(StepStatus status);
+
+struct StepResult {
+  int number = 0;
+  std::string suite;
+  std::string title;
+  std::string anchor;
+  StepStatus status = StepStatus::kNotRun;
+  // One line saying what went wrong: "crashed in Step 3 (SIGSEGV)".
+  std::string detail;
+  // The test that was running when the step ended abnormally, if known.
+  std::string unfinished_test;
+  std::vector<TestResult> tests;
+  // The binary's console output for this step (cut to a sane size), kept when
+  // the step ended abnormally: the only account of what happened.
+  std::string output;
+  double seconds = 0;
+
+  bool Passing() const { return status == StepStatus::kPassing; }
+};
+
+// Why a kata's steps could not be run at all.
+enum class KataProblem {
+  kNone,
+  kDoesNotCompile,  // the build of its test target failed
+  kNoBinary,        // no test binary: not declared in the build, or not built
+  kCannotList,      // the binary misbehaved while listing its tests
+};
+
+std::string_view ProblemLabel(KataProblem problem);  // "does not compile"
+std::string_view ProblemToken(KataProblem problem);  // "does_not_compile"
+
+struct KataResult {
+  std::string name;
+  std::string title;
+  std::string dir;       // "katas/02_attention"
+  std::string short_id;  // "02"
+  std::string variant;   // "learner" or "solution"
+  KataProblem problem = KataProblem::kNone;
+  // For a problem: one line ("crashed while listing its tests (SIGSEGV)") and
+  // the evidence (the first lines of the compiler's errors).
+  std::string problem_detail;
+  std::string problem_output;
+  std::vector<StepResult> steps;  // every step of kata.json, in order
+  // Listed tests whose suite is the suite of no step (the selftest flags them).
+  std::vector<std::string> tests_in_no_step;
+
+  int PassingSteps() const;
+  int StepCount() const { return static_cast<int>(steps.size()); }
+  // No problem, and every step that was run passes (at least one was run).
+  bool RunStepsPass() const;
+  bool AllStepsPass() const { return PassingSteps() == StepCount() && StepCount() > 0; }
+  // The first step that was run and does not pass, or nullptr.
+  const StepResult* FirstNonPassingRun() const;
+  // The first step that does not pass, run or not, or nullptr.
+  const StepResult* FirstNonPassing() const;
+  std::string ReadmeLink(const StepResult& step) const;
+};
+
+// A grade: every kata of one variant.
+struct GradeReport {
+  std::string variant;
+  std::vector<KataResult> katas;
+
+  int PassingSteps() const;
+  int StepCount() const;
+  bool AllPass() const;
+};
+
+}  // namespace llmk::kata

@@ -1,0 +1,73 @@
+// The verbs of the `kata` command. Each prints to ctx.out and returns the
+// process's exit code: 0 success, 1 not everything passes (or an error),
+// 2 a usage error. Described for learners in harness/README.md.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "builder.h"
+#include "catalog.h"
+#include "kata_runner.h"
+#include "style.h"
+
+namespace llmk::kata {
+
+// What every verb gets from the global flags.
+struct Context {
+  std::filesystem::path root;       // the repository
+  std::filesystem::path build_dir;  // the configured build
+  std::optional<double> timeout_seconds;
+  int jobs = 2;
+  std::uint64_t memory_limit_bytes = kDefaultMemoryLimitBytes;
+  std::FILE* out = stdout;
+  std::FILE* err = stderr;
+  Style style = Style::Plain();
+  // Builds a target; empty = `cmake --build build_dir --target T` (tests
+  // substitute a fake).
+  BuildFunction build;
+
+  RunOptions MakeRunOptions() const;
+  BuildFunction Builder() const;
+};
+
+// Exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitNotPassing = 1;
+inline constexpr int kExitUsage = 2;
+
+// `kata` / `kata status`: build and run every learner kata, print the board.
+int StatusVerb(const Context& ctx);
+
+// `kata list`: katas and their steps, without building.
+int ListVerb(const Context& ctx);
+
+// `kata test KATA [--step N]`.
+int TestVerb(const Context& ctx, const std::string& kata_query, std::optional<int> step);
+
+// `kata hint KATA [LEVEL] [--step N]`.
+int HintVerb(const Context& ctx, const std::string& kata_query, int level, std::optional<int> step);
+
+// `kata grade [--format F] [--out FILE] [--variant V]`.
+struct GradeFlags {
+  std::string format = "text";  // text | json | junit | markdown
+  std::string out_file;         // empty = stdout
+  std::string variant = "learner";
+};
+int GradeVerb(const Context& ctx, const GradeFlags& flags);
+
+// `kata selftest`.
+int SelftestVerb(const Context& ctx);
+
+// Prints "kata: <message>" to ctx.err.
+void PrintError(const Context& ctx, std::string_view message);
+void PrintError(const Context& ctx, const absl::Status& status);
+
+// A progress line on ctx.err, dimmed (the board on stdout stays clean).
+void PrintProgress(const Context& ctx, std::string_view line);
+
+}  // namespace llmk::kata
