@@ -5,6 +5,7 @@
 //   kata test KATA [--step N]          one kata, and what to fix first
 //   kata hint KATA [LEVEL] [--step N]  a hint (levels 1 to 3)
 //   kata grade [--format F] [--out FILE] [--variant V]
+//   kata bench KATA [--variant V]      the benchmark and its performance thresholds
 //   kata selftest                      the repository's own check
 #include <fmt/format.h>
 
@@ -31,7 +32,8 @@ ABSL_FLAG(int, memory_limit_mb, static_cast<int>(llmk::kata::kDefaultMemoryLimit
 ABSL_FLAG(int, step, 0, "test, hint: the step (default: the first that does not pass).");
 ABSL_FLAG(std::string, format, "text", "grade: text, json, junit or markdown.");
 ABSL_FLAG(std::string, out, "", "grade: write the report to this file.");
-ABSL_FLAG(std::string, variant, "learner", "grade: learner (katas/) or solution (solutions/).");
+ABSL_FLAG(std::string, variant, "learner",
+          "grade, bench: learner (katas/) or solution (solutions/).");
 
 namespace {
 
@@ -47,6 +49,8 @@ constexpr char kUsage[] =
     "  kata hint KATA [LEVEL] [--step N]  a hint for the step you are on (LEVEL 1-3)\n"
     "  kata grade [--format text|json|junit|markdown] [--out FILE]\n"
     "             [--variant learner|solution]\n"
+    "  kata bench KATA [--variant learner|solution]\n"
+    "                                     run the kata's benchmark, check its thresholds\n"
     "  kata selftest                      the repository's own check\n"
     "\n"
     "Global flags: --root, --build_dir, --timeout (seconds per step), --jobs,\n"
@@ -128,6 +132,12 @@ int main(int argc, char** argv) {
     flags.out_file = absl::GetFlag(FLAGS_out);
     flags.variant = absl::GetFlag(FLAGS_variant);
     return llmk::kata::GradeVerb(ctx, flags);
+  }
+  if (verb == "bench") {
+    if (!ArgumentCount(ctx, args, 1, 1, "kata bench KATA [--variant learner|solution]")) {
+      return kExitUsage;
+    }
+    return llmk::kata::BenchVerb(ctx, args[0], absl::GetFlag(FLAGS_variant));
   }
   if (verb == "selftest") {
     if (!ArgumentCount(ctx, args, 0, 0, "kata selftest")) return kExitUsage;

@@ -60,6 +60,10 @@ struct GradeFlags {
 };
 int GradeVerb(const Context& ctx, const GradeFlags& flags);
 
+// `kata bench KATA [--variant learner|solution]`: runs the kata's benchmark
+// and checks the performance thresholds of its kata.json against that run.
+int BenchVerb(const Context& ctx, const std::string& kata_query, const std::string& variant);
+
 // `kata selftest`.
 int SelftestVerb(const Context& ctx);
 

@@ -1,0 +1,64 @@
+// Performance grading: runs a kata's Google Benchmark binary and checks the
+// thresholds of its kata.json "performance" list against that one run.
+//
+//   "performance": [
+//     {"what": "tiled forward at least 1.3x the naive reference",
+//      "benchmark": "BM_Flash/T:1024/...", "baseline": "BM_Naive/T:1024/...", "min_speedup": 1.3},
+//     {"what": "...", "benchmark": "BM_X", "counter": "GFLOP/s", "min": 5}]
+//
+// A speedup is baseline time / benchmark time (real time unless "time": "cpu"),
+// both taken from the same run, so the machine's speed cancels out.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace llmk::kata {
+
+struct PerformanceThreshold {
+  std::string what;
+  std::string benchmark;
+  std::string baseline;             // speedup thresholds
+  std::optional<double> min_speedup;
+  std::string counter;              // counter thresholds
+  std::optional<double> min;
+  std::optional<double> max;
+  bool cpu_time = false;
+};
+
+// One benchmark of a Google Benchmark JSON report (times in nanoseconds).
+struct BenchmarkResult {
+  std::string name;
+  double real_ns = 0;
+  double cpu_ns = 0;
+  bool error = false;
+  std::string error_message;
+  std::vector<std::pair<std::string, double>> counters;
+
+  std::optional<double> Counter(std::string_view counter_name) const;
+};
+
+struct ThresholdResult {
+  PerformanceThreshold threshold;
+  std::optional<double> measured;  // none: a benchmark was missing or failed
+  bool passed = false;
+  std::string detail;  // "12.3x (needs >= 1.3x)", "BM_X did not run"
+};
+
+// Parses the "performance" list of a kata.json text (absent = empty list).
+absl::StatusOr<std::vector<PerformanceThreshold>> ParsePerformance(std::string_view kata_json,
+                                                                   std::string_view where);
+
+// Parses a Google Benchmark JSON report (--benchmark_out_format=json). Only
+// iteration runs are kept (aggregates of repetitions are ignored).
+absl::StatusOr<std::vector<BenchmarkResult>> ParseBenchmarkJson(std::string_view json_text);
+
+// Checks each threshold against one run's results.
+std::vector<ThresholdResult> CheckThresholds(const std::vector<PerformanceThreshold>& thresholds,
+                                             const std::vector<BenchmarkResult>& results);
+
+}  // namespace llmk::kata
