@@ -21,9 +21,10 @@
 namespace llmk::kata {
 
 inline constexpr int kDefaultTimeoutSeconds = 10;
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer reserves terabytes of address space, so a sanitizer build
-// (whose flags every binary of the build shares) runs without a limit.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// AddressSanitizer and ThreadSanitizer reserve terabytes of address space, so a
+// sanitizer build (whose flags every binary of the build shares) runs without a
+// limit.
 inline constexpr std::uint64_t kDefaultMemoryLimitBytes = 0;
 #else
 inline constexpr std::uint64_t kDefaultMemoryLimitBytes = 4ull << 30;  // 4 GiB
