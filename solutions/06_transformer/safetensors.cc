@@ -320,7 +320,8 @@ absl::StatusOr<Model> ModelFromTensors(const TensorMap& tensors, const Config& c
     }
     *slot.target = Eigen::Map<const Matrix>(t.data.data(), slot.rows, slot.cols);
   }
-  for (const auto& [name, tensor] : tensors) {
+  for (const auto& entry : tensors) {
+    const std::string& name = entry.first;  // (clang 14 cannot capture a structured binding)
     const bool known =
         std::any_of(slots.begin(), slots.end(), [&](const Slot& s) { return s.name == name; });
     if (!known) {
