@@ -1,5 +1,7 @@
 #include "backprop_ref.h"
 
+#include "attention_ref.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -39,20 +41,7 @@ MatrixD Sigmoid(const MatrixD& z) {
   return out;
 }
 
-MatrixD Softmax(const MatrixD& logits) {
-  MatrixD p(logits.rows(), logits.cols());
-  for (Eigen::Index b = 0; b < logits.rows(); ++b) {
-    double max = logits(b, 0);
-    for (Eigen::Index j = 1; j < logits.cols(); ++j) max = std::max(max, logits(b, j));
-    double sum = 0.0;
-    for (Eigen::Index j = 0; j < logits.cols(); ++j) {
-      p(b, j) = std::exp(logits(b, j) - max);
-      sum += p(b, j);
-    }
-    for (Eigen::Index j = 0; j < logits.cols(); ++j) p(b, j) /= sum;
-  }
-  return p;
-}
+MatrixD Softmax(const MatrixD& logits) { return ::llmk::reference::SoftmaxRows(logits); }
 
 double CrossEntropy(const MatrixD& logits, const std::vector<int>& targets) {
   double total = 0.0;

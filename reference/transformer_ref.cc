@@ -50,18 +50,6 @@ MatrixD Logits(const Model& m, const MatrixD& h) {
 
 }  // namespace
 
-MatrixD MatMul(const MatrixD& a, const MatrixD& b) {
-  MatrixD out(a.rows(), b.cols());
-  for (Eigen::Index i = 0; i < a.rows(); ++i) {
-    for (Eigen::Index j = 0; j < b.cols(); ++j) {
-      double sum = 0.0;
-      for (Eigen::Index k = 0; k < a.cols(); ++k) sum += a(i, k) * b(k, j);
-      out(i, j) = sum;
-    }
-  }
-  return out;
-}
-
 MatrixD Embed(const std::vector<int>& ids, const MatrixD& table) {
   MatrixD out(static_cast<Eigen::Index>(ids.size()), table.cols());
   for (size_t t = 0; t < ids.size(); ++t) {

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "attention_ref.h"
 #include "llmk/core.h"
 
 namespace llmk::reference::transformer {
@@ -55,8 +56,8 @@ struct Model {
   MatrixD lm_head;                    // [V, D]; empty means tied to embed
 };
 
-// a [n, k] · b [k, m], one dot product at a time.
-MatrixD MatMul(const MatrixD& a, const MatrixD& b);
+// a [n, k] · b [k, m]: the one naive product of the reference library.
+using ::llmk::reference::MatMul;
 
 // Rows ids[t] of table.
 MatrixD Embed(const std::vector<int>& ids, const MatrixD& table);
