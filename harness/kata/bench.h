@@ -28,6 +28,8 @@ struct PerformanceThreshold {
   std::optional<double> min;
   std::optional<double> max;
   bool cpu_time = false;
+  // What meeting it is worth in an assignment's score (kata.json thresholds: 1).
+  double weight = 1;
 };
 
 // One benchmark of a Google Benchmark JSON report (times in nanoseconds).

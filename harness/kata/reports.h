@@ -25,6 +25,11 @@ std::string JunitReport(const GradeReport& report);
 // then the details of every step that does not pass.
 std::string MarkdownReport(const GradeReport& report);
 
+// One self-contained HTML page (no network, no scripts needed to read it): the
+// score, the board with a progress bar per step, each performance result as a
+// bar against its threshold, and any changed test or fixture.
+std::string HtmlReport(const GradeReport& report);
+
 // The outcome names the reports use: "passed", "todo", "failed", "skipped",
 // "not_run".
 std::string_view OutcomeToken(TestOutcome outcome);

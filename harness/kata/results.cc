@@ -139,4 +139,21 @@ bool GradeReport::AllPass() const {
   });
 }
 
+std::string_view FileStateToken(FileState state) {
+  switch (state) {
+    case FileState::kUnchanged:
+      return "unchanged";
+    case FileState::kChanged:
+      return "changed";
+    case FileState::kMissing:
+      return "missing";
+  }
+  return "unknown";
+}
+
+bool KataResult::IntegrityBroken() const {
+  return std::any_of(files.begin(), files.end(),
+                     [](const FileCheck& file) { return file.state != FileState::kUnchanged; });
+}
+
 }  // namespace llmk::kata

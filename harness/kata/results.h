@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bench.h"
 #include "gtest_output.h"
 
 namespace llmk::kata {
@@ -51,6 +52,22 @@ struct StepResult {
   bool Passing() const { return status == StepStatus::kPassing; }
 };
 
+// A published file (test source, fixture, kata.json, test-support library) as
+// found in the copy being graded.
+enum class FileState {
+  kUnchanged,  // its SHA-256 is the published one
+  kChanged,    // it differs from the published one
+  kMissing,    // it is published but absent from the copy
+};
+std::string_view FileStateToken(FileState state);  // "unchanged", "changed", "missing"
+
+struct FileCheck {
+  std::string path;             // relative to the root: "katas/02_attention/attention_test.cc"
+  std::string expected_sha256;  // lower-case hex, from the published digests
+  std::string actual_sha256;    // empty if missing
+  FileState state = FileState::kUnchanged;
+};
+
 // Why a kata's steps could not be run at all.
 enum class KataProblem {
   kNone,
@@ -77,6 +94,28 @@ struct KataResult {
   // Listed tests whose suite is the suite of no step (the selftest flags them).
   std::vector<std::string> tests_in_no_step;
 
+  // Performance, when the grade ran the kata's benchmark (an assignment that
+  // sets thresholds for it, or `kata grade --bench`): one result per threshold,
+  // in the order of the assignment (or of kata.json).
+  bool performance_run = false;
+  std::vector<ThresholdResult> performance;
+  // Why the benchmark gave no results ("the benchmark does not compile"); empty if it ran.
+  std::string performance_problem;
+
+  // Integrity: every test source and fixture of the kata, checked against the
+  // published digests (empty when the grade did not check).
+  std::vector<FileCheck> files;
+  // True if some file of `files` is changed or missing.
+  bool IntegrityBroken() const;
+
+  // The assignment's scoring of this kata (zero when graded without one).
+  // weight: what the kata's steps are worth; earned: weight * passing steps /
+  // assigned steps (0 if integrity is broken and the assignment says "fail").
+  double weight = 0;
+  double earned = 0;
+  // Steps the assignment grades (empty = every step).
+  std::vector<int> assigned_steps;
+
   int PassingSteps() const;
   int StepCount() const { return static_cast<int>(steps.size()); }
   // No problem, and every step that was run passes (at least one was run).
@@ -93,6 +132,20 @@ struct KataResult {
 struct GradeReport {
   std::string variant;
   std::vector<KataResult> katas;
+
+  // Set when graded with --assignment: its title and the score out of the
+  // weights (the katas' weights plus every performance threshold's weight).
+  bool has_assignment = false;
+  std::string assignment_title;
+  std::string assignment_file;
+  double score = 0;
+  double max_score = 0;
+  // The digests the files were checked against ("tests.sha256"); empty if not checked.
+  std::string digests_file;
+  // The shared test-support library, checked against the same digests.
+  std::vector<FileCheck> shared_files;
+  // The assignment says a changed test or fixture fails the kata.
+  bool integrity_fails = false;
 
   int PassingSteps() const;
   int StepCount() const;
