@@ -6,12 +6,15 @@
 #             AVX2_SOURCES ...              # solution-only files compiled with -mavx2 -mfma
 #             TESTS attention_test.cc       # in katas/NAME/, built once, linked twice
 #             BENCHMARKS attention_bench.cc # optional, in katas/NAME/
-#             LIBS llmk_reference)          # what tests and benchmarks link besides
+#             LIBS llmk_reference           # what tests and benchmarks link besides
+#             IMPL_LIBS absl::status        # what both implementations link besides llmk_core
+#             TEST_LINK_OPTIONS ...)        # link options of both test executables
 #
 # Targets:
 #   NAME_test            tests linked with the learner's katas/NAME/*.cc   (label: learner)
 #   NAME_solution_test   the same tests linked with solutions/NAME/*.cc    (label: solution)
 #   NAME_bench, NAME_solution_bench   where BENCHMARKS are given
+# A learner's copy (`kata export`) has no solutions/NAME: only the learner's targets exist.
 # Tests are registered with CTest, labelled with the kata, the step (stepN, from the
 # suite name StepN_...) and the variant.
 
@@ -21,10 +24,24 @@ if(LLMK_WERROR)
   list(APPEND LLMK_WARNINGS -Werror)
 endif()
 
+# The sanitizer build (preset "sanitize"): AddressSanitizer (with LeakSanitizer) and
+# UndefinedBehaviorSanitizer on every target, any report fatal. -O1, not Debug's -O0 (at
+# which Eigen's templates run far slower), keeps the heavy tests (09, 06, 01) quick, and its
+# reports still name the right lines; the frame pointer gives full stacks; _GLIBCXX_ASSERTIONS checks std::vector::operator[]
+# and friends, which ASan cannot see inside a vector's capacity. Eigen's asserts stay on
+# (no NDEBUG). AVX2 sources keep their -mavx2 -mfma on top of these flags.
 if(LLMK_SANITIZE)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
-                      -fno-sanitize-recover=undefined)
+  add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
+                      -fno-omit-frame-pointer -O1 -g -D_GLIBCXX_ASSERTIONS)
   add_link_options(-fsanitize=address,undefined)
+  # The same defaults for every kata test however it is started (harness/support).
+  add_library(llmk_sanitizer_options OBJECT
+              ${CMAKE_CURRENT_LIST_DIR}/../harness/support/sanitizer_options.cc)
+  target_compile_options(llmk_sanitizer_options PRIVATE ${LLMK_WARNINGS})
+  # What CTest gives every test: stop at the first report, with a stack, and check leaks.
+  set(LLMK_SANITIZER_ENV
+      "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:strict_init_order=1:check_initialization_order=1"
+      "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
 endif()
 
 # Optimized but with assertions on (Eigen's bounds checks catch a learner's slip).
@@ -37,8 +54,10 @@ function(llmk_apply_warnings target)
 endfunction()
 
 function(llmk_kata)
-  cmake_parse_arguments(K "" "NAME"
-                        "SOURCES;SOLUTION_ONLY_SOURCES;AVX2_SOURCES;TESTS;BENCHMARKS;LIBS" ${ARGN})
+  cmake_parse_arguments(
+    K "" "NAME"
+    "SOURCES;SOLUTION_ONLY_SOURCES;AVX2_SOURCES;TESTS;BENCHMARKS;LIBS;IMPL_LIBS;TEST_LINK_OPTIONS"
+    ${ARGN})
   if(NOT K_NAME)
     message(FATAL_ERROR "llmk_kata: NAME is required")
   endif()
@@ -49,6 +68,10 @@ function(llmk_kata)
     message(FATAL_ERROR "llmk_kata(${K_NAME}): ${meta} is missing")
   endif()
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${meta})
+  set(variants learner)
+  if(EXISTS ${solution_dir})
+    list(APPEND variants solution)
+  endif()
 
   # The learner's implementation and the solution, as two libraries of one header.
   set(stub_files "")
@@ -69,10 +92,14 @@ function(llmk_kata)
                                 PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
   endforeach()
   add_library(${K_NAME}_kata STATIC ${stub_files})
-  add_library(${K_NAME}_solution STATIC ${solution_files})
-  foreach(lib ${K_NAME}_kata ${K_NAME}_solution)
+  set(impls ${K_NAME}_kata)
+  if("solution" IN_LIST variants)
+    add_library(${K_NAME}_solution STATIC ${solution_files})
+    list(APPEND impls ${K_NAME}_solution)
+  endif()
+  foreach(lib IN LISTS impls)
     target_include_directories(${lib} PUBLIC ${kata_dir})
-    target_link_libraries(${lib} PUBLIC llmk_core)
+    target_link_libraries(${lib} PUBLIC llmk_core ${K_IMPL_LIBS})
     llmk_apply_warnings(${lib})
   endforeach()
 
@@ -83,7 +110,7 @@ function(llmk_kata)
   llmk_apply_warnings(${K_NAME}_tests)
 
 
-  foreach(variant learner solution)
+  foreach(variant IN LISTS variants)
     if(variant STREQUAL "learner")
       set(exe ${K_NAME}_test)
       set(impl ${K_NAME}_kata)
@@ -93,6 +120,10 @@ function(llmk_kata)
     endif()
     add_executable(${exe} $<TARGET_OBJECTS:${K_NAME}_tests>)
     target_link_libraries(${exe} PRIVATE ${K_NAME}_tests ${impl} GTest::gtest_main)
+    if(LLMK_SANITIZE)
+      target_link_libraries(${exe} PRIVATE llmk_sanitizer_options)
+    endif()
+    target_link_options(${exe} PRIVATE ${K_TEST_LINK_OPTIONS})
     # Tests are read from the sources at configure time (so labels are real lists):
     # "learner/Step4_Softmax.RowsSumToOne" is labelled 02_attention, step4, learner.
     gtest_add_tests(TARGET ${exe} SOURCES ${K_TESTS} TEST_PREFIX "${variant}/"
@@ -103,12 +134,15 @@ function(llmk_kata)
         list(APPEND labels step${CMAKE_MATCH_1})
       endif()
       set_tests_properties(${test} PROPERTIES LABELS "${labels}" TIMEOUT 60)
+      if(LLMK_SANITIZE)  # instrumented code runs 2 to 4 times slower
+        set_tests_properties(${test} PROPERTIES ENVIRONMENT "${LLMK_SANITIZER_ENV}" TIMEOUT 240)
+      endif()
     endforeach()
   endforeach()
 
   set(bench_exes "")
   if(K_BENCHMARKS)
-    foreach(variant learner solution)
+    foreach(variant IN LISTS variants)
       if(variant STREQUAL "learner")
         set(exe ${K_NAME}_bench)
         set(impl ${K_NAME}_kata)
@@ -148,18 +182,24 @@ function(llmk_finish_katas)
     set(solution_bench "")
     set(learner_bench_target "")
     set(solution_bench_target "")
-    if(bench)
+    if(TARGET ${k}_bench)
       set(learner_bench "$<TARGET_FILE:${k}_bench>")
-      set(solution_bench "$<TARGET_FILE:${k}_solution_bench>")
       set(learner_bench_target "${k}_bench")
+    endif()
+    if(TARGET ${k}_solution_bench)
+      set(solution_bench "$<TARGET_FILE:${k}_solution_bench>")
       set(solution_bench_target "${k}_solution_bench")
+    endif()
+    # Without solutions/ (a learner's copy) the entry has no "solution".
+    set(solution_entry "")
+    if(TARGET ${k}_solution_test)
+      set(solution_entry ",\n     \"solution\": {\"target\": \"${k}_solution_test\", \"binary\": \"$<TARGET_FILE:${k}_solution_test>\",\n                  \"bench_target\": \"${solution_bench_target}\", \"bench\": \"${solution_bench}\"}")
     endif()
     string(APPEND entries
       "    {\"name\": \"${k}\", \"dir\": \"katas/${k}\",\n"
       "     \"learner\": {\"target\": \"${k}_test\", \"binary\": \"$<TARGET_FILE:${k}_test>\",\n"
-      "                 \"bench_target\": \"${learner_bench_target}\", \"bench\": \"${learner_bench}\"},\n"
-      "     \"solution\": {\"target\": \"${k}_solution_test\", \"binary\": \"$<TARGET_FILE:${k}_solution_test>\",\n"
-      "                  \"bench_target\": \"${solution_bench_target}\", \"bench\": \"${solution_bench}\"}},\n")
+      "                 \"bench_target\": \"${learner_bench_target}\", \"bench\": \"${learner_bench}\"}"
+      "${solution_entry}},\n")
   endforeach()
   string(REGEX REPLACE ",\n$" "\n" entries "${entries}")
   file(GENERATE OUTPUT ${CMAKE_BINARY_DIR}/katas.json CONTENT

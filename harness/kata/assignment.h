@@ -35,8 +35,8 @@ enum class IntegrityPolicy {
 };
 
 struct AssignedKata {
-  std::string kata;      // resolved name: "02_attention"
-  double weight = 1;     // what all of its assigned steps together are worth
+  std::string kata;        // resolved name: "02_attention"
+  double weight = 1;       // what all of its assigned steps together are worth
   std::vector<int> steps;  // the graded steps, ascending; empty = every step
   // Wall-clock limit for the whole kata (all its steps); none = no limit beyond
   // the per-step timeout.

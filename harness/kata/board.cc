@@ -167,7 +167,10 @@ std::string RenderNext(const GradeReport& report, const Style& style) {
       return fmt::format("{} {} {}: {}\n  run   ./kata test {}\n", style.Bold("Next:"), kata.name,
                          ProblemLabel(kata.problem), kata.problem_detail, kata.short_id);
     }
-    if (const StepResult* step = kata.FirstNonPassing()) {
+    // With an assignment, the steps it does not grade were not run.
+    const StepResult* step =
+        report.has_assignment ? kata.FirstNonPassingRun() : kata.FirstNonPassing();
+    if (step != nullptr) {
       return fmt::format(
           "{} {}, step {}: {} ({})\n  run   ./kata test {}\n  read  {}\n  hint  ./kata hint {}\n",
           style.Bold("Next:"), kata.name, step->number, step->title, StatusLabel(step->status),
@@ -175,14 +178,91 @@ std::string RenderNext(const GradeReport& report, const Style& style) {
     }
   }
   if (report.katas.empty()) return "No katas found.\n";
+  if (report.has_assignment) return style.Green("Every graded step passes.") + "\n";
   return style.Green(fmt::format("All {} steps pass. Well done!", report.StepCount())) + "\n";
+}
+
+std::string FormatPoints(double points) {
+  std::string text = fmt::format("{:.2f}", points);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text == "-0" ? "0" : text;
+}
+
+std::string RenderKataGrade(const KataResult& kata, const GradeReport& report, const Style& style) {
+  std::string out;
+  if (report.has_assignment) {
+    int graded = 0;
+    int passing = 0;
+    for (const StepResult& step : kata.steps) {
+      if (!kata.assigned_steps.empty() &&
+          std::find(kata.assigned_steps.begin(), kata.assigned_steps.end(), step.number) ==
+              kata.assigned_steps.end()) {
+        continue;
+      }
+      ++graded;
+      passing += step.Passing() ? 1 : 0;
+    }
+    out += fmt::format("  weight {}, earned {} ({} of {} {}steps pass)", FormatPoints(kata.weight),
+                       FormatPoints(kata.earned), passing, graded,
+                       kata.assigned_steps.empty() ? "" : "assigned ");
+    if (kata.performance_weight > 0) {
+      out +=
+          fmt::format("; performance weight {}, earned {}", FormatPoints(kata.performance_weight),
+                      FormatPoints(kata.performance_earned));
+    }
+    out += "\n";
+  }
+  if (kata.performance_run && kata.performance.empty() && !kata.performance_problem.empty()) {
+    out += fmt::format("  {}{}\n", style.Red(PadRight("performance", kStatusWidth)),
+                       kata.performance_problem);
+  }
+  for (const ThresholdResult& t : kata.performance) {
+    const std::string mark = PadRight(t.passed ? "met" : "not met", kStatusWidth);
+    out += fmt::format("  {}{}: {}\n", t.passed ? style.Green(mark) : style.Red(mark), t.detail,
+                       t.threshold.what.empty() ? t.threshold.benchmark : t.threshold.what);
+  }
+  for (const FileCheck& file : kata.files) {
+    if (file.state == FileState::kUnchanged) continue;
+    out += fmt::format("  {}{} {}\n", style.Red(PadRight("integrity", kStatusWidth)), file.path,
+                       FileStateToken(file.state));
+  }
+  if (kata.integrity_failed) {
+    out += fmt::format("  {}a published test file is changed or missing: the kata earns nothing\n",
+                       style.Red(PadRight("integrity", kStatusWidth)));
+  }
+  return out;
 }
 
 std::string RenderBoard(const GradeReport& report, const Style& style) {
   std::string out;
   for (const KataResult& kata : report.katas) {
     out += RenderKata(kata, style, /*only_run_steps=*/false);
+    out += RenderKataGrade(kata, report, style);
     out += "\n";
+  }
+  bool shared_changed = false;
+  for (const FileCheck& file : report.shared_files) {
+    if (file.state == FileState::kUnchanged) continue;
+    shared_changed = true;
+    out += fmt::format("{} {}\n", file.path, FileStateToken(file.state));
+  }
+  if (!report.digests_file.empty()) {
+    bool any_changed = shared_changed;
+    for (const KataResult& kata : report.katas) any_changed = any_changed || kata.IntegrityBroken();
+    out += any_changed
+               ? style.Red(fmt::format("Test files: some differ from {}", report.digests_file))
+               : fmt::format("Test files: unchanged (checked against {})", report.digests_file);
+    out += "\n";
+  } else if (report.has_assignment) {
+    out += "Test files: not checked (no digests)\n";
+  }
+  if (report.has_assignment) {
+    const std::string score = fmt::format(
+        "Score: {}/{}{}", FormatPoints(report.score), FormatPoints(report.max_score),
+        report.assignment_title.empty() ? std::string(" (assignment)")
+                                        : fmt::format(" (assignment {})", report.assignment_title));
+    out += (report.AllPass() ? style.Green(score) : style.Bold(score)) + "\n";
   }
   out += RenderScore(report.PassingSteps(), report.StepCount(), style);
   out += "\n";

@@ -10,6 +10,13 @@
 //   ...
 //   Score: 3/8 steps passing
 //
+// With an assignment, performance thresholds or digests (`kata grade`):
+//
+//     weight 4, earned 1.5 (3 of 8 assigned steps pass)
+//     met          41.10x (needs >= 1.50x): causal at least 1.5x faster
+//     changed      katas/02_attention/attention_test.cc
+//   Score: 7.5/10 (assignment Week 2: attention)
+//
 //   Next: 02_attention, step 4: Stable row softmax (todo)
 //     run   ./kata test 02
 //     read  katas/02_attention/README.md#step-4-stable-row-softmax
@@ -33,7 +40,16 @@ std::string RenderScore(int passing, int total, const Style& style);
 // the README section to read; or a well done.
 std::string RenderNext(const GradeReport& report, const Style& style);
 
-// Every kata, the score and what to do next.
+// Points for people: 7.5 -> "7.5", 10 -> "10", 2/3 -> "0.67".
+std::string FormatPoints(double points);
+
+// What a grade adds under a kata's steps: its weight and what it earned (with
+// an assignment), each performance threshold ("met      41.10x (needs >=
+// 1.50x): ...") and each changed or missing published file.
+std::string RenderKataGrade(const KataResult& kata, const GradeReport& report, const Style& style);
+
+// Every kata, the score and what to do next. With an assignment the score line
+// is "Score: 7.5/10 (assignment Week 2: attention)".
 std::string RenderBoard(const GradeReport& report, const Style& style);
 
 // For one step of `kata test`: its status, the tests that did not pass with

@@ -1,5 +1,6 @@
 #include "child_process.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -32,6 +33,83 @@ constexpr milliseconds kPollInterval{20};
 // killed processes get to be reaped.
 constexpr milliseconds kDrainLimit{500};
 constexpr milliseconds kReapLimit{2000};
+// How long the processes a run left behind are hunted down at most.
+constexpr milliseconds kStrayLimit{5000};
+// At most this many children of the harness are handled per pass over /proc.
+constexpr int kMaxChildrenPerPass = 1024;
+
+// Stores in `out` (up to `capacity`) the pids of the processes whose parent is
+// `parent`, from field 4 of /proc/PID/stat, and returns how many it stored.
+// Only system calls and no allocation, so the interrupt handler may use it.
+int ListChildrenOf(pid_t parent, pid_t* out, int capacity) {
+  const int proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0) return 0;
+  int count = 0;
+  alignas(struct dirent64) char entries[8192];
+  for (;;) {
+    const ssize_t n = getdents64(proc, entries, sizeof entries);
+    if (n <= 0) break;
+    for (ssize_t offset = 0; offset < n;) {
+      const auto* entry = reinterpret_cast<const struct dirent64*>(entries + offset);
+      offset += entry->d_reclen;
+      pid_t pid = 0;
+      const char* name = entry->d_name;
+      for (; *name >= '0' && *name <= '9'; ++name) pid = pid * 10 + (*name - '0');
+      if (*name != '\0' || pid <= 0 || count >= capacity) continue;
+      // "/proc/PID/stat" holds "PID (COMM) STATE PPID ..."; COMM may contain
+      // anything, so the fields are counted from the last ')'.
+      char path[32] = "/proc/";
+      char digits[16];
+      int length = 0;
+      for (pid_t rest = pid; rest > 0; rest /= 10) {
+        digits[length++] = static_cast<char>('0' + rest % 10);
+      }
+      int at = 6;
+      while (length > 0) path[at++] = digits[--length];
+      for (const char* tail = "/stat"; *tail != '\0'; ++tail) path[at++] = *tail;
+      path[at] = '\0';
+      const int stat = open(path, O_RDONLY | O_CLOEXEC);
+      if (stat < 0) continue;  // it ended meanwhile
+      char text[512];
+      const ssize_t got = read(stat, text, sizeof text - 1);
+      close(stat);
+      if (got <= 0) continue;
+      text[got] = '\0';
+      const char* close_paren = nullptr;
+      for (const char* c = text; *c != '\0'; ++c) {
+        if (*c == ')') close_paren = c;
+      }
+      // ") S PPID"
+      if (close_paren == nullptr || close_paren[1] != ' ' || close_paren[2] == '\0' ||
+          close_paren[3] != ' ') {
+        continue;
+      }
+      pid_t ppid = 0;
+      for (const char* c = close_paren + 4; *c >= '0' && *c <= '9'; ++c) {
+        ppid = ppid * 10 + (*c - '0');
+      }
+      if (ppid == parent) out[count++] = pid;
+    }
+  }
+  close(proc);
+  return count;
+}
+
+// Kills every child of the harness with SIGKILL and reaps it, then the
+// children those leave to the harness, for a bounded number of passes. For
+// the interrupt handler: async-signal-safe.
+void KillAllChildrenNow() {
+  pid_t children[kMaxChildrenPerPass];
+  for (int pass = 0; pass < 100; ++pass) {
+    const int count = ListChildrenOf(getpid(), children, kMaxChildrenPerPass);
+    if (count == 0) return;
+    for (int i = 0; i < count; ++i) kill(children[i], SIGKILL);
+    for (int i = 0; i < count; ++i) {
+      while (waitpid(children[i], nullptr, 0) < 0 && errno == EINTR) {
+      }
+    }
+  }
+}
 
 // The process group running right now, killed if the harness itself is
 // interrupted, so that Ctrl-C never leaves a learner's binary running.
@@ -40,6 +118,9 @@ std::atomic<pid_t> g_running_group{0};
 extern "C" void KillRunningGroupAndDie(int signal_number) {
   const pid_t group = g_running_group.load();
   if (group > 0) kill(-group, SIGKILL);
+  // And what left the group: once the harness is gone they would be orphans
+  // of init, out of reach.
+  KillAllChildrenNow();
   ::signal(signal_number, SIG_DFL);
   raise(signal_number);
 }
@@ -183,7 +264,7 @@ void MoveFd(int fd, int target) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD}) signal(s, SIG_DFL);
+  for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGXFSZ}) signal(s, SIG_DFL);
 
   struct rlimit no_core {};
   setrlimit(RLIMIT_CORE, &no_core);
@@ -192,6 +273,12 @@ void MoveFd(int fd, int target) {
     address_space.rlim_cur = *spec.address_space_limit_bytes;
     address_space.rlim_max = *spec.address_space_limit_bytes;
     setrlimit(RLIMIT_AS, &address_space);
+  }
+  if (spec.file_size_limit_bytes) {
+    struct rlimit file_size {};
+    file_size.rlim_cur = *spec.file_size_limit_bytes;
+    file_size.rlim_max = *spec.file_size_limit_bytes;
+    setrlimit(RLIMIT_FSIZE, &file_size);
   }
 
   int failure = 0;
@@ -252,6 +339,42 @@ void ReapGroup(pid_t group) {
   }
 }
 
+// The children the harness has right now (not this run's).
+std::vector<pid_t> CurrentChildren() {
+  std::vector<pid_t> children(kMaxChildrenPerPass);
+  children.resize(
+      static_cast<std::size_t>(ListChildrenOf(getpid(), children.data(), kMaxChildrenPerPass)));
+  std::sort(children.begin(), children.end());
+  return children;
+}
+
+// Kills with SIGKILL and reaps every child of the harness that is not in
+// `earlier` (sorted): the processes that left the run's group and came back to
+// the subreaper when their parent died. Killing one may hand its own children
+// to the harness, so this repeats until a pass finds none (or kStrayLimit runs
+// out, against a process that forks faster than it is killed).
+void KillStrayChildren(const std::vector<pid_t>& earlier) {
+  const Clock::time_point give_up = Clock::now() + kStrayLimit;
+  std::vector<pid_t> strays;
+  while (Clock::now() < give_up) {
+    strays.clear();
+    for (pid_t child : CurrentChildren()) {
+      if (!std::binary_search(earlier.begin(), earlier.end(), child)) strays.push_back(child);
+    }
+    if (strays.empty()) return;
+    for (pid_t stray : strays) kill(stray, SIGKILL);
+    // A killed process hands its children over when it exits, before it can
+    // be reaped; so once all are reaped, the next pass sees their children.
+    for (pid_t stray : strays) {
+      while (Clock::now() < give_up) {
+        const pid_t reaped = waitpid(stray, nullptr, WNOHANG);
+        if (reaped == stray || (reaped < 0 && errno != EINTR)) break;
+        std::this_thread::sleep_for(milliseconds(1));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 ChildOutcome RunChild(const ChildSpec& spec) {
@@ -282,6 +405,7 @@ ChildOutcome RunChild(const ChildSpec& spec) {
     return outcome;
   }
   const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const std::vector<pid_t> earlier_children = CurrentChildren();
 
   const Clock::time_point start = Clock::now();
   const pid_t parent = getpid();
@@ -354,9 +478,17 @@ ChildOutcome RunChild(const ChildSpec& spec) {
   // Whatever happened, nothing of the group survives the run.
   kill(-pid, SIGKILL);
   if (!ended_by_itself) kill(pid, SIGKILL);  // in case it left its group
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  ReapGroup(pid);
+  // Nor does what left the group. The child is reaped, so whatever it had
+  // started is a child of ours by now, or a descendant of one.
+  KillStrayChildren(earlier_children);
+  g_running_group.store(0);
 
-  // Read what is still in the pipe; a process that escaped the group could hold
-  // it open, so this is bounded.
+  // Read what is still in the pipe. Every writer is dead, so this ends at end
+  // of file; bounded all the same.
   const Clock::time_point drain_until = Clock::now() + kDrainLimit;
   while (output_open && Clock::now() < drain_until) {
     if (WaitReadable(output_pipe[0], kPollInterval)) {
@@ -364,12 +496,6 @@ ChildOutcome RunChild(const ChildSpec& spec) {
     }
   }
   close(output_pipe[0]);
-
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ReapGroup(pid);
-  g_running_group.store(0);
 
   outcome.elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   collector.MoveInto(outcome);

@@ -1,9 +1,14 @@
 // Runs a program that is not trusted to behave (a learner's test binary, a build)
 // as a child process and always gets control back: a wall-clock limit, a cap on
-// the output it may write, an address-space limit, no core dumps. The child gets
-// its own process group; when it ends, or is killed, the whole group is killed
-// with SIGKILL and every process of it that was ours is reaped, so a grandchild
-// that outlives the child does not survive the run.
+// the output it may write, an address-space limit, a file-size limit, no core
+// dumps. The child gets its own process group; when it ends, or is killed, the
+// whole group is killed with SIGKILL and reaped. The harness is a child
+// subreaper, so a descendant that left the group (setsid(), a double fork) comes
+// back to it as a child when its parent dies; after each run every such
+// process is killed and reaped too, until none is left. So nothing the child
+// started outlives RunChild, except a process that stopped being a descendant
+// (started through another service, or re-parented after the harness itself
+// was killed with SIGKILL).
 //
 //   ChildSpec spec;
 //   spec.argv = {"/path/02_attention_test", "--gtest_list_tests"};
@@ -43,7 +48,13 @@ struct ChildSpec {
   std::size_t keep_tail_bytes = std::size_t{16} << 10;
   // RLIMIT_AS of the child; none = inherited.
   std::optional<std::uint64_t> address_space_limit_bytes;
+  // RLIMIT_FSIZE of the child: writing a file past this size kills it with
+  // SIGXFSZ. None = inherited.
+  std::optional<std::uint64_t> file_size_limit_bytes;
 };
+
+// The largest file a learner's test binary may write (its reports are a few KiB).
+inline constexpr std::uint64_t kDefaultFileSizeLimitBytes = std::uint64_t{1} << 30;  // 1 GiB
 
 enum class ChildEnd {
   kExited,         // exited by itself; see exit_code
@@ -67,8 +78,11 @@ struct ChildOutcome {
   std::chrono::milliseconds elapsed{0};
 };
 
-// Runs spec.argv to its end or to one of the limits. Never throws for what the
-// child does; a failure to start is reported in the outcome.
+// Runs spec.argv to its end or to one of the limits, then kills and reaps
+// every process the run left behind (see the top of this file). Never throws
+// for what the child does; a failure to start is reported in the outcome. Not
+// for use from several threads at once: the processes that became children of
+// the harness during a run are taken to be that run's.
 ChildOutcome RunChild(const ChildSpec& spec);
 
 // "SIGSEGV" for SIGSEGV, "signal 42" for a signal without a common name.

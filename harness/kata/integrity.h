@@ -44,6 +44,9 @@ std::string FormatDigests(const Digests& digests);
 std::vector<std::string> PublishedKataFiles(const std::filesystem::path& root, const Kata& kata);
 // The published files every kata shares (the test-support library), sorted.
 std::vector<std::string> PublishedSharedFiles(const std::filesystem::path& root);
+// Every published file of the repository: the shared ones and those of `katas`, sorted.
+std::vector<std::string> PublishedFiles(const std::filesystem::path& root,
+                                        const std::vector<Kata>& katas);
 
 // Digests of `files` (relative to root) as they are now.
 absl::StatusOr<Digests> ComputeDigests(const std::filesystem::path& root,
@@ -55,5 +58,10 @@ std::vector<FileCheck> CheckKataFiles(const std::filesystem::path& root, const D
                                       const Kata& kata);
 // The same for the shared test-support library.
 std::vector<FileCheck> CheckSharedFiles(const std::filesystem::path& root, const Digests& digests);
+
+// How `listed` (a digests file) falls behind `current` (the tree now), one line
+// per file, sorted: "PATH: changed", "PATH: not listed", "PATH: listed, but no
+// longer published". Empty when they agree.
+std::vector<std::string> CompareDigests(const Digests& listed, const Digests& current);
 
 }  // namespace llmk::kata

@@ -20,6 +20,39 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Milliseconds(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000.0)));
+}
+
+// The kata's wall-clock budget: when it started and how long it may take.
+class Budget {
+ public:
+  explicit Budget(std::optional<double> limit_seconds) : start_(Clock::now()) {
+    if (limit_seconds && *limit_seconds > 0) limit_ = Milliseconds(*limit_seconds);
+    if (limit_seconds) seconds_ = *limit_seconds;
+  }
+  // The smaller of `timeout` and what remains of the budget (may be <= 0).
+  std::chrono::milliseconds Cap(std::chrono::milliseconds timeout) const {
+    if (!limit_) return timeout;
+    return std::min(timeout, Remaining());
+  }
+  bool RanOut() const { return limit_ && Remaining().count() <= 0; }
+  // "the kata's time limit of 120 s ran out"
+  std::string RanOutText() const {
+    return fmt::format("the kata's time limit of {} s ran out", seconds_);
+  }
+
+ private:
+  std::chrono::milliseconds Remaining() const {
+    return *limit_ - std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start_);
+  }
+  Clock::time_point start_;
+  std::optional<std::chrono::milliseconds> limit_;
+  double seconds_ = 0;
+};
+
 std::chrono::milliseconds StepTimeout(const Kata& kata, const RunOptions& options) {
   double seconds = kDefaultTimeoutSeconds;
   if (options.timeout_seconds && *options.timeout_seconds > 0) {
@@ -27,7 +60,7 @@ std::chrono::milliseconds StepTimeout(const Kata& kata, const RunOptions& option
   } else if (kata.timeout_seconds > 0) {
     seconds = kata.timeout_seconds;
   }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(seconds * 1000.0)));
+  return Milliseconds(seconds);
 }
 
 // The limits every run of a learner's binary gets.
@@ -46,6 +79,7 @@ ChildSpec BinarySpec(const std::string& binary, const RunOptions& options,
   if (options.memory_limit_bytes > 0) {
     spec.address_space_limit_bytes = options.memory_limit_bytes;
   }
+  spec.file_size_limit_bytes = kDefaultFileSizeLimitBytes;
   return spec;
 }
 
@@ -61,8 +95,17 @@ std::optional<std::string> ReadIfExists(const fs::path& file) {
 std::string ListingFailure(const ChildOutcome& outcome, std::chrono::milliseconds timeout,
                            std::size_t flood_limit) {
   switch (outcome.end) {
-    case ChildEnd::kSignaled:
+    case ChildEnd::kSignaled: {
+      // A global initializer that throws ends the program before main, and
+      // before GoogleTest has listed anything.
+      const std::string exception = UncaughtException(outcome.output);
+      if (!exception.empty()) {
+        return fmt::format("{} while listing its tests ({}: uncaught exception {})",
+                           ParseTestList(outcome.output).empty() ? "threw before main" : "threw",
+                           SignalName(outcome.signal), exception);
+      }
       return fmt::format("crashed while listing its tests ({})", SignalName(outcome.signal));
+    }
     case ChildEnd::kTimedOut:
       return fmt::format("timed out after {} while listing its tests", FormatSeconds(timeout));
     case ChildEnd::kFlooded:
@@ -103,6 +146,7 @@ StepResult RunStep(const Step& step, const std::vector<std::string>& step_tests,
   run.premature_exit_file_left = fs::exists(premature);
   run.timeout = timeout;
   run.flood_limit_bytes = options.flood_limit_bytes;
+  run.memory_limit_bytes = options.memory_limit_bytes;
   return ClassifyStep(step, step_tests, run);
 }
 
@@ -150,15 +194,20 @@ KataResult RunKata(const Kata& kata, Variant variant, const RunOptions& options)
     return result;
   }
 
+  const Budget budget(options.kata_time_limit_seconds);
   const std::chrono::milliseconds timeout = StepTimeout(kata, options);
-  ChildSpec list_spec = BinarySpec(binaries.binary, options, timeout);
+  const std::chrono::milliseconds list_timeout = budget.Cap(timeout);
+  ChildSpec list_spec = BinarySpec(binaries.binary, options, list_timeout);
   list_spec.argv.push_back("--gtest_list_tests");
   list_spec.argv.push_back("--gtest_color=no");
   list_spec.keep_head_bytes = 1 << 20;  // room for thousands of test names
   const ChildOutcome listing = RunChild(list_spec);
   if (listing.end != ChildEnd::kExited || listing.exit_code != 0) {
     result.problem = KataProblem::kCannotList;
-    result.problem_detail = ListingFailure(listing, timeout, options.flood_limit_bytes);
+    result.problem_detail = ListingFailure(listing, list_timeout, options.flood_limit_bytes);
+    if (listing.end == ChildEnd::kTimedOut && list_timeout < timeout) {
+      result.problem_detail += fmt::format(" ({})", budget.RanOutText());
+    }
     result.problem_output = LastLines(CleanText(listing.output), 30);
     return result;
   }
@@ -173,8 +222,21 @@ KataResult RunKata(const Kata& kata, Variant variant, const RunOptions& options)
   for (std::size_t i = 0; i < kata.steps.size(); ++i) {
     const Step& step = kata.steps[i];
     if (options.only_step && *options.only_step != step.number) continue;
-    result.steps[i] = RunStep(step, TestsOfStep(listed, step), binaries.binary, options, timeout,
-                              scratch->path());
+    if (options.steps && std::find(options.steps->begin(), options.steps->end(), step.number) ==
+                             options.steps->end()) {
+      continue;
+    }
+    if (budget.RanOut()) {
+      result.steps[i].status = StepStatus::kTimedOut;
+      result.steps[i].detail = fmt::format("not started: {}", budget.RanOutText());
+      continue;
+    }
+    const std::chrono::milliseconds step_timeout = budget.Cap(timeout);
+    result.steps[i] = RunStep(step, TestsOfStep(listed, step), binaries.binary, options,
+                              step_timeout, scratch->path());
+    if (result.steps[i].status == StepStatus::kTimedOut && step_timeout < timeout) {
+      result.steps[i].detail += fmt::format(" ({})", budget.RanOutText());
+    }
   }
   return result;
 }

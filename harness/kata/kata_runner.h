@@ -37,6 +37,14 @@ struct RunOptions {
   std::optional<double> timeout_seconds;
   // Run only this step; the others are reported as not run.
   std::optional<int> only_step;
+  // Run only these steps (an assignment's); the others are reported as not run.
+  // Applies together with only_step; none = every step.
+  std::optional<std::vector<int>> steps;
+  // Wall-clock budget of the whole kata (listing and every step); each step's
+  // time limit is the smaller of its timeout and what remains. A step that
+  // cannot start because the budget ran out is reported timed out. None = no
+  // budget beyond the per-step timeout.
+  std::optional<double> kata_time_limit_seconds;
   // RLIMIT_AS of the binary; 0 = no limit (sanitizer builds need that).
   std::uint64_t memory_limit_bytes = kDefaultMemoryLimitBytes;
   std::size_t flood_limit_bytes = kDefaultFloodLimitBytes;

@@ -1,6 +1,8 @@
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "reports.h"
 #include "text_util.h"
@@ -122,6 +124,52 @@ std::string StepTestcases(const KataResult& kata, const StepResult& step, Counts
   return xml;
 }
 
+// One <testcase> per threshold, a <failure> when it is not met; a benchmark
+// that gave no results is an <error>.
+std::string PerformanceTestcases(const KataResult& kata, Counts& counts) {
+  const std::string classname = kata.name + ".performance";
+  std::string xml;
+  if (kata.performance.empty() && !kata.performance_problem.empty()) {
+    ++counts.errors;
+    return Testcase(
+        classname, "benchmark", 0,
+        Element("error", "benchmark", kata.performance_problem, kata.performance_problem), counts);
+  }
+  for (const ThresholdResult& r : kata.performance) {
+    const std::string name = r.threshold.what.empty() ? r.threshold.benchmark : r.threshold.what;
+    std::string inner;
+    if (!r.passed) {
+      ++counts.failures;
+      inner =
+          Element("failure", r.measured ? "not_met" : "not_measured", r.detail,
+                  fmt::format("{}\nbenchmark: {}\n{}", r.detail, r.threshold.benchmark,
+                              r.threshold.baseline.empty() ? "counter: " + r.threshold.counter
+                                                           : "baseline: " + r.threshold.baseline));
+    }
+    xml += Testcase(classname, name, 0, inner, counts);
+  }
+  return xml;
+}
+
+// One <testcase> per changed or missing published file, each a <failure>.
+std::string IntegrityTestcases(const std::string& classname, const std::vector<FileCheck>& files,
+                               Counts& counts) {
+  std::string xml;
+  for (const FileCheck& file : files) {
+    if (file.state == FileState::kUnchanged) continue;
+    ++counts.failures;
+    const std::string message = fmt::format("{} {}", file.path, FileStateToken(file.state));
+    xml += Testcase(
+        classname, file.path, 0,
+        Element(
+            "failure", FileStateToken(file.state), message,
+            fmt::format("{}\nexpected sha256: {}\nactual sha256: {}", message, file.expected_sha256,
+                        file.actual_sha256.empty() ? "(missing)" : file.actual_sha256)),
+        counts);
+  }
+  return xml;
+}
+
 std::string Testsuite(std::string_view name, const Counts& counts, std::string_view body) {
   return fmt::format(
       "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" "
@@ -191,6 +239,29 @@ std::string JunitReport(const GradeReport& report) {
       suites += Testsuite(kata.name + "." + step.suite, counts, body);
       total.Add(counts);
     }
+  }
+  for (const KataResult& kata : report.katas) {
+    if (kata.performance_run) {
+      Counts counts;
+      const std::string body = PerformanceTestcases(kata, counts);
+      suites += Testsuite(kata.name + ".performance", counts, body);
+      total.Add(counts);
+    }
+    if (kata.IntegrityBroken()) {
+      Counts counts;
+      const std::string body = IntegrityTestcases(kata.name + ".integrity", kata.files, counts);
+      suites += Testsuite(kata.name + ".integrity", counts, body);
+      total.Add(counts);
+    }
+  }
+  const bool shared_broken =
+      std::any_of(report.shared_files.begin(), report.shared_files.end(),
+                  [](const FileCheck& f) { return f.state != FileState::kUnchanged; });
+  if (shared_broken) {
+    Counts counts;
+    const std::string body = IntegrityTestcases("shared.integrity", report.shared_files, counts);
+    suites += Testsuite("shared.integrity", counts, body);
+    total.Add(counts);
   }
   return fmt::format(
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "board.h"
 #include "reports.h"
 #include "text_util.h"
 
@@ -96,10 +97,92 @@ std::string StepSection(const KataResult& kata, const StepResult& step) {
 
 }  // namespace
 
+// "7.5", "10", "0.67".
+std::string Points(double points) { return FormatPoints(points); }
+
+// The assignment's score per kata, the performance table and the integrity
+// section; empty when the grade has none of them.
+std::string GradeSections(const GradeReport& report) {
+  std::string out;
+  if (report.has_assignment) {
+    out +=
+        "\n## Score\n\n| Kata | Steps graded | Weight | Earned | Performance weight | "
+        "Performance earned |\n| --- | --- | ---: | ---: | ---: | ---: |\n";
+    for (const KataResult& kata : report.katas) {
+      std::string steps = "all";
+      if (!kata.assigned_steps.empty()) {
+        steps.clear();
+        for (int step : kata.assigned_steps) {
+          steps += fmt::format("{}{}", steps.empty() ? "" : ", ", step);
+        }
+      }
+      out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", Cell(kata.name), steps,
+                         Points(kata.weight), Points(kata.earned), Points(kata.performance_weight),
+                         Points(kata.performance_earned));
+    }
+  }
+  std::string performance;
+  for (const KataResult& kata : report.katas) {
+    if (!kata.performance_run) continue;
+    if (kata.performance.empty() && !kata.performance_problem.empty()) {
+      performance +=
+          fmt::format("| {} | | | | 💥 {} | |\n", Cell(kata.name), Cell(kata.performance_problem));
+    }
+    for (const ThresholdResult& r : kata.performance) {
+      const PerformanceThreshold& t = r.threshold;
+      const std::string required =
+          t.min_speedup
+              ? fmt::format(">= {}x", *t.min_speedup)
+              : fmt::format("{}{}{}", t.min ? fmt::format(">= {}", *t.min) : "",
+                            t.min && t.max ? ", " : "", t.max ? fmt::format("<= {}", *t.max) : "");
+      performance += fmt::format(
+          "| {} | {} | {} | {} | {} {} | {} |\n", Cell(kata.name),
+          Cell(t.what.empty() ? t.benchmark : t.what),
+          r.measured ? fmt::format("{:.4g}{}", *r.measured, t.min_speedup ? "x" : "") : "",
+          Cell(required), r.passed ? "✅ met" : "❌ not met", Cell(r.detail), Points(t.weight));
+    }
+  }
+  if (!performance.empty()) {
+    out +=
+        "\n## Performance\n\n| Kata | Threshold | Measured | Required | Result | Weight |\n"
+        "| --- | --- | ---: | --- | --- | ---: |\n" +
+        performance;
+  }
+  if (!report.digests_file.empty()) {
+    std::string changed;
+    auto add = [&](const std::vector<FileCheck>& files) {
+      for (const FileCheck& file : files) {
+        if (file.state == FileState::kUnchanged) continue;
+        changed += fmt::format("- `{}` {}\n", Cell(file.path), FileStateToken(file.state));
+      }
+    };
+    add(report.shared_files);
+    for (const KataResult& kata : report.katas) add(kata.files);
+    out += fmt::format("\n## Integrity\n\nChecked against `{}`: ", Cell(report.digests_file));
+    if (changed.empty()) {
+      out += "every published test file and fixture is unchanged.\n";
+    } else {
+      out += report.integrity_fails
+                 ? "these files differ, and the assignment fails a kata that changes them.\n\n"
+                 : "these files differ.\n\n";
+      out += changed;
+    }
+  } else if (report.has_assignment) {
+    out += "\n## Integrity\n\nNot checked (no digests).\n";
+  }
+  return out;
+}
+
 std::string MarkdownReport(const GradeReport& report) {
-  std::string out =
-      fmt::format("# Kata grade ({}): {}/{} steps passing {}\n\n", Cell(report.variant),
-                  report.PassingSteps(), report.StepCount(), report.AllPass() ? "✅" : "❌");
+  std::string out;
+  if (report.has_assignment) {
+    out +=
+        fmt::format("# {}: {}/{} {}\n\n",
+                    Cell(report.assignment_title.empty() ? "Assignment" : report.assignment_title),
+                    Points(report.score), Points(report.max_score), report.AllPass() ? "✅" : "❌");
+  }
+  out += fmt::format("# Kata grade ({}): {}/{} steps passing {}\n\n", Cell(report.variant),
+                     report.PassingSteps(), report.StepCount(), report.AllPass() ? "✅" : "❌");
   out += "| Kata | Step | Title | Status | Detail |\n";
   out += "| --- | ---: | --- | --- | --- |\n";
   for (const KataResult& kata : report.katas) {
@@ -114,6 +197,8 @@ std::string MarkdownReport(const GradeReport& report) {
                          step.Passing() ? "" : Cell(step.detail));
     }
   }
+
+  out += GradeSections(report);
 
   std::string details;
   for (const KataResult& kata : report.katas) {

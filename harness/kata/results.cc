@@ -133,10 +133,28 @@ int GradeReport::StepCount() const {
   return count;
 }
 
-bool GradeReport::AllPass() const {
-  return !katas.empty() && std::all_of(katas.begin(), katas.end(), [](const KataResult& k) {
-    return k.problem == KataProblem::kNone && k.AllStepsPass();
+bool KataResult::PerformancePasses() const {
+  if (!performance_problem.empty()) return false;
+  return std::all_of(performance.begin(), performance.end(),
+                     [](const ThresholdResult& t) { return t.passed; });
+}
+
+bool KataResult::Passes() const {
+  if (problem != KataProblem::kNone || integrity_failed || !PerformancePasses()) return false;
+  if (assigned_steps.empty()) return AllStepsPass();
+  return std::all_of(assigned_steps.begin(), assigned_steps.end(), [&](int number) {
+    return std::any_of(steps.begin(), steps.end(),
+                       [&](const StepResult& s) { return s.number == number && s.Passing(); });
   });
+}
+
+bool GradeReport::AllPass() const {
+  const bool shared_broken =
+      integrity_fails &&
+      std::any_of(shared_files.begin(), shared_files.end(),
+                  [](const FileCheck& f) { return f.state != FileState::kUnchanged; });
+  return !katas.empty() && !shared_broken &&
+         std::all_of(katas.begin(), katas.end(), [](const KataResult& k) { return k.Passes(); });
 }
 
 std::string_view FileStateToken(FileState state) {

@@ -115,6 +115,20 @@ struct KataResult {
   double earned = 0;
   // Steps the assignment grades (empty = every step).
   std::vector<int> assigned_steps;
+  // The performance thresholds' part: the sum of their weights, and of the
+  // weights of those met (0 if integrity is broken and the assignment says "fail").
+  double performance_weight = 0;
+  double performance_earned = 0;
+  // True if the kata earned nothing because a published file of it (or a
+  // shared one) is changed or missing and the assignment says "fail".
+  bool integrity_failed = false;
+
+  // Every threshold was met (true when none was graded).
+  bool PerformancePasses() const;
+  // What the grade requires of this kata: no problem, every graded step passes
+  // (the assigned ones, else every step), every threshold met, and integrity
+  // not failed.
+  bool Passes() const;
 
   int PassingSteps() const;
   int StepCount() const { return static_cast<int>(steps.size()); }
@@ -149,6 +163,8 @@ struct GradeReport {
 
   int PassingSteps() const;
   int StepCount() const;
+  // Every kata Passes() (and there is at least one), and no shared file is
+  // changed when the assignment says "fail".
   bool AllPass() const;
 };
 

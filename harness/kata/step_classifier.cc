@@ -99,13 +99,21 @@ StepResult ClassifyStep(const Step& step, const std::vector<std::string>& listed
       result.output = FirstLines(ClipLongLines(CleanText(run.child.output_head), kLineChars),
                                  kCrashOutputLines);
       return result;
-    case ChildEnd::kSignaled:
+    case ChildEnd::kSignaled: {
       result.status = StepStatus::kCrashed;
       result.detail =
           fmt::format("crashed in Step {} ({})", step.number, SignalName(run.child.signal));
+      const std::string out_of_memory = OutOfMemoryNote(output, run.memory_limit_bytes);
+      const std::string exception = UncaughtException(output);
+      if (!out_of_memory.empty()) {
+        result.detail += out_of_memory;
+      } else if (!exception.empty()) {
+        result.detail += ": uncaught exception " + exception;
+      }
       CollectFromConsole(result, listed_tests, output);
       result.output = LastLines(output, kCrashOutputLines);
       return result;
+    }
     case ChildEnd::kExited:
       break;
   }
@@ -116,7 +124,8 @@ StepResult ClassifyStep(const Step& step, const std::vector<std::string>& listed
   if (run.premature_exit_file_left || !tests.ok()) {
     result.status = StepStatus::kExitedEarly;
     result.detail = fmt::format("exited before finishing Step {} (exit code {})", step.number,
-                                run.child.exit_code);
+                                run.child.exit_code) +
+                    OutOfMemoryNote(output, run.memory_limit_bytes);
     CollectFromConsole(result, listed_tests, output);
     result.output = LastLines(output, kCrashOutputLines);
     return result;
@@ -127,7 +136,35 @@ StepResult ClassifyStep(const Step& step, const std::vector<std::string>& listed
     }
   }
   ClassifyFromTests(result);
+  if (result.status == StepStatus::kFailing) {
+    result.detail += OutOfMemoryNote(output, run.memory_limit_bytes);
+  }
   return result;
+}
+
+std::string UncaughtException(std::string_view output) {
+  constexpr std::string_view kThrowing = "terminate called after throwing an instance of '";
+  const std::size_t at = output.rfind(kThrowing);
+  if (at == std::string_view::npos) return "";
+  std::string_view rest = output.substr(at + kThrowing.size());
+  const std::size_t quote = rest.find('\'');
+  if (quote == std::string_view::npos || quote == 0) return "";
+  std::string exception(rest.substr(0, quote));
+  rest.remove_prefix(quote);
+  constexpr std::string_view kWhat = "'\n  what():  ";
+  if (rest.starts_with(kWhat)) {
+    rest.remove_prefix(kWhat.size());
+    exception += ": " + std::string(rest.substr(0, rest.find('\n')));
+  }
+  return exception;
+}
+
+std::string OutOfMemoryNote(std::string_view output, std::uint64_t memory_limit_bytes) {
+  if (memory_limit_bytes == 0 || output.find("std::bad_alloc") == std::string_view::npos) {
+    return "";
+  }
+  return fmt::format(": out of memory (address-space limit {})",
+                     FormatBytes(static_cast<std::size_t>(memory_limit_bytes)));
 }
 
 std::string FormatSeconds(std::chrono::milliseconds duration) {

@@ -8,8 +8,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "catalog.h"
@@ -27,6 +29,8 @@ struct StepRun {
   bool premature_exit_file_left = false;
   std::chrono::milliseconds timeout{0};
   std::size_t flood_limit_bytes = 0;
+  // The address-space limit it ran under; 0 = none.
+  std::uint64_t memory_limit_bytes = 0;
 };
 
 // `listed_tests` are the step's tests from --gtest_list_tests ("Suite.Test").
@@ -35,6 +39,16 @@ StepResult ClassifyStep(const Step& step, const std::vector<std::string>& listed
 
 // A StepResult for `step` with its identity filled in and the status kNotRun.
 StepResult NotRunStep(const Step& step);
+
+// What a C++ program's last words say it died of: for libstdc++'s
+// "terminate called after throwing an instance of 'std::runtime_error'" and
+// "  what():  no fixture", returns "std::runtime_error: no fixture"; "" if the
+// output does not say.
+std::string UncaughtException(std::string_view output);
+
+// ": out of memory (address-space limit 256 MiB)" if `output` shows an
+// allocation that failed (std::bad_alloc) and there was a limit; else "".
+std::string OutOfMemoryNote(std::string_view output, std::uint64_t memory_limit_bytes);
 
 // "20 s", "1.5 s".
 std::string FormatSeconds(std::chrono::milliseconds duration);

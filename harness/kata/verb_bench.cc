@@ -7,8 +7,6 @@
 #include <sstream>
 
 #include "bench.h"
-#include "child_process.h"
-#include "temp_dir.h"
 #include "verbs.h"
 
 namespace llmk::kata {
@@ -52,45 +50,24 @@ int BenchVerb(const Context& ctx, const std::string& kata_query, const std::stri
     return kExitNotPassing;
   }
 
-  PrintProgress(ctx, fmt::format("building {} ...", binaries.bench_target));
-  const BuildResult built = ctx.Builder()(binaries.bench_target);
-  if (!built.ok) {
-    fmt::print(ctx.out, "{} does not compile:\n{}\n", binaries.bench_target, built.errors);
-    return kExitNotPassing;
-  }
-  absl::StatusOr<TempDir> tmp = TempDir::Create("kata-bench");
-  if (!tmp.ok()) {
-    PrintError(ctx, tmp.status());
-    return kExitNotPassing;
-  }
-  const std::filesystem::path report = tmp->path() / "bench.json";
-  ChildSpec spec;
-  spec.argv = {binaries.bench, "--benchmark_out=" + report.string(),
-               "--benchmark_out_format=json"};
-  spec.env_drop_prefixes = {"BENCHMARK_"};
-  spec.working_dir = std::filesystem::path(binaries.bench).parent_path().string();
-  spec.timeout = std::chrono::minutes(30);
-  spec.flood_limit_bytes = std::size_t{64} << 20;
-  spec.address_space_limit_bytes = ctx.memory_limit_bytes == 0
-                                       ? std::optional<std::uint64_t>()
-                                       : std::optional<std::uint64_t>(ctx.memory_limit_bytes);
-  PrintProgress(ctx, fmt::format("running {} (this takes a while) ...", binaries.bench_target));
-  const ChildOutcome outcome = RunChild(spec);
-  fmt::print(ctx.out, "{}", outcome.output);
-  if (outcome.end != ChildEnd::kExited || outcome.exit_code != 0) {
-    fmt::print(ctx.out, "\nThe benchmark did not finish: {}\n", DescribeEnd(outcome));
-    return kExitNotPassing;
-  }
-  absl::StatusOr<std::vector<BenchmarkResult>> results = ParseBenchmarkJson(ReadAll(report));
-  if (!results.ok()) {
-    PrintError(ctx, results.status());
+  BenchmarkOptions options;
+  options.memory_limit_bytes = ctx.memory_limit_bytes;
+  const BenchmarkRun run =
+      BuildAndRunBenchmark(kata, variant, options, ctx.Builder(),
+                           [&](std::string_view line) { PrintProgress(ctx, line); });
+  fmt::print(ctx.out, "{}", run.output);
+  if (!run.problem.empty()) {
+    fmt::print(ctx.out, "\n{}\n", run.problem);
+    if (!run.problem_output.empty() && run.output.empty()) {  // the compiler's errors
+      fmt::print(ctx.out, "{}\n", run.problem_output);
+    }
     return kExitNotPassing;
   }
   if (thresholds->empty()) {
     fmt::print(ctx.out, "\n{} sets no performance thresholds.\n", kata.name);
     return kExitOk;
   }
-  const std::vector<ThresholdResult> checked = CheckThresholds(*thresholds, *results);
+  const std::vector<ThresholdResult> checked = CheckThresholds(*thresholds, run.results);
   int passed = 0;
   fmt::print(ctx.out, "\nPerformance thresholds of {} ({} build):\n", kata.name, variant_name);
   for (const ThresholdResult& r : checked) {

@@ -52,11 +52,15 @@ int TestVerb(const Context& ctx, const std::string& kata_query, std::optional<in
 // `kata hint KATA [LEVEL] [--step N]`.
 int HintVerb(const Context& ctx, const std::string& kata_query, int level, std::optional<int> step);
 
-// `kata grade [--format F] [--out FILE] [--variant V]`.
+// `kata grade [--format F] [--out FILE] [--variant V] [--assignment FILE]
+// [--digests FILE] [--bench]`.
 struct GradeFlags {
-  std::string format = "text";  // text | json | junit | markdown
+  std::string format = "text";  // text | json | junit | markdown | html
   std::string out_file;         // empty = stdout
   std::string variant = "learner";
+  std::string assignment_file;  // empty = every kata, every step
+  std::string digests_file;     // empty = ROOT/tests.sha256 if it exists
+  bool bench = false;           // without an assignment: every kata.json threshold too
 };
 int GradeVerb(const Context& ctx, const GradeFlags& flags);
 
@@ -66,6 +70,17 @@ int BenchVerb(const Context& ctx, const std::string& kata_query, const std::stri
 
 // `kata selftest`.
 int SelftestVerb(const Context& ctx);
+
+// `kata digests [--out FILE]`: the digests of the published files (test
+// sources, kata.json, fixtures, test-support library) in sha256sum's format.
+// With `check`: compares `digests_file` (default ROOT/tests.sha256) with the
+// tree, naming each stale file; 1 if any.
+int DigestsVerb(const Context& ctx, const std::string& out_file, bool check,
+                const std::string& digests_file);
+
+// `kata export DIR [--assignment FILE]`: writes a learner's copy without
+// solutions/ (see export.h); with an assignment, only its katas.
+int ExportVerb(const Context& ctx, const std::string& dir, const std::string& assignment_file);
 
 // Prints "kata: <message>" to ctx.err.
 void PrintError(const Context& ctx, std::string_view message);

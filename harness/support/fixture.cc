@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -33,11 +35,14 @@ absl::StatusOr<llmk::MatrixD> ParseMatrix(const json& value, const std::string& 
     return Malformed(name, fmt::format("\"{}\" must have \"shape\" and \"data\"", key));
   }
   const json& shape = value["shape"];
+  // Bounded so that a huge dimension cannot wrap to a negative Eigen::Index.
+  constexpr std::uint64_t kMaxDim = std::numeric_limits<int>::max();
   if (!shape.is_array() || shape.size() != 2 || !shape[0].is_number_unsigned() ||
-      !shape[1].is_number_unsigned()) {
+      !shape[1].is_number_unsigned() || shape[0].get<std::uint64_t>() > kMaxDim ||
+      shape[1].get<std::uint64_t>() > kMaxDim) {
     return Malformed(name, fmt::format("\"{}\".shape must be [rows, cols] of "
-                                       "non-negative integers, got {}",
-                                       key, shape.dump()));
+                                       "integers in [0, {}], got {}",
+                                       key, kMaxDim, shape.dump()));
   }
   const auto rows = shape[0].get<Eigen::Index>();
   const auto cols = shape[1].get<Eigen::Index>();
@@ -162,6 +167,11 @@ int Fixture::Int(std::string_view key) const {
   const double x = Scalar(key);
   if (x != std::floor(x)) {
     throw FixtureError(fmt::format("fixture {}: \"{}\" = {} is not an integer", name_, key, x));
+  }
+  // Checked before the cast: converting a double outside int's range is undefined.
+  if (x < std::numeric_limits<int>::min() || x > std::numeric_limits<int>::max()) {
+    throw FixtureError(
+        fmt::format("fixture {}: \"{}\" = {} does not fit in an int", name_, key, x));
   }
   return static_cast<int>(x);
 }

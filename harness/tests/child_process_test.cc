@@ -1,9 +1,12 @@
 // RunChild keeps control whatever the child does.
 #include "child_process.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -73,6 +76,45 @@ TEST(RunChild, KillsWhatTheChildLeftBehind) {
   ASSERT_GT(sleeper, 0);
   EXPECT_TRUE(testing::ProcessIsGone(sleeper));
   EXPECT_TRUE(testing::NoChildProcessLeft());
+}
+
+TEST(RunChild, KillsWhatLeftTheGroup) {
+  // setsid puts the sleeper in a session and group of its own, out of reach of
+  // the group kill; the shell exits, so the sleeper comes back to us.
+  const ChildOutcome outcome = RunChild(Shell("setsid sh -c 'echo $$; exec sleep 60' & sleep 0.5"));
+  EXPECT_EQ(outcome.end, ChildEnd::kExited);
+  const pid_t sleeper = std::atoi(outcome.output.c_str());
+  ASSERT_GT(sleeper, 0) << outcome.output;
+  EXPECT_TRUE(testing::ProcessIsGone(sleeper)) << "pid " << sleeper << " survived";
+  EXPECT_TRUE(testing::NoChildProcessLeft());
+}
+
+TEST(RunChild, LeavesOtherChildrenAlone) {
+  const pid_t ours = fork();
+  ASSERT_GE(ours, 0);
+  if (ours == 0) {
+    pause();
+    _exit(0);
+  }
+  const ChildOutcome outcome = RunChild(Shell("exit 0"));
+  EXPECT_EQ(outcome.end, ChildEnd::kExited);
+  EXPECT_EQ(waitpid(ours, nullptr, WNOHANG), 0) << "a child started before the run was killed";
+  kill(ours, SIGKILL);
+  waitpid(ours, nullptr, 0);
+}
+
+TEST(RunChild, LimitsFileSize) {
+  const std::filesystem::path file =
+      std::filesystem::temp_directory_path() / fmt::format("kata-fsize-{}", getpid());
+  ChildSpec spec = Shell(fmt::format("exec head -c 2000000 /dev/zero > {}", file.string()));
+  spec.file_size_limit_bytes = 1 << 20;
+  const ChildOutcome outcome = RunChild(spec);
+  std::error_code ignored;
+  const auto size = std::filesystem::file_size(file, ignored);
+  std::filesystem::remove(file, ignored);
+  EXPECT_EQ(size, std::uintmax_t{1} << 20);
+  EXPECT_EQ(outcome.end, ChildEnd::kSignaled);
+  EXPECT_EQ(outcome.signal, SIGXFSZ);
 }
 
 TEST(RunChild, LimitsAddressSpaceAndCoreDumps) {

@@ -9,9 +9,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 
+#include "assignment.h"
 #include "fake_repo.h"
+#include "integrity.h"
 #include "process_check.h"
 #include "verbs.h"
 
@@ -238,6 +242,466 @@ TEST_F(VerbTest, ListNeedsNoBuild) {
   repo_.AddKata("01_pass", FakeKataBinary("pass"));  // no manifest written: no Load()
   EXPECT_EQ(ListVerb(ctx_), kExitOk);
   EXPECT_THAT(Out(), HasSubstr("01_pass  Fake kata 01_pass\n  Step 1  First things\n"));
+}
+
+// --- Assignments: the katas and steps graded, time limits, performance,
+// integrity and the score.
+
+Assignment MustParse(const std::string& json, const Catalog& catalog) {
+  absl::StatusOr<Assignment> assignment = ParseAssignment(json, "test.json", catalog);
+  EXPECT_TRUE(assignment.ok()) << assignment.status();
+  return assignment.ok() ? *std::move(assignment) : Assignment{};
+}
+
+// A builder that records what it was asked to build.
+BuildFunction RecordingBuilder(std::vector<std::string>& built,
+                               std::vector<std::string> broken = {}) {
+  return [&built, broken](const std::string& target) {
+    built.push_back(target);
+    BuildResult result;
+    result.ok = std::find(broken.begin(), broken.end(), target) == broken.end();
+    if (!result.ok) result.errors = "bench.cc:1:1: error: nope\n";
+    return result;
+  };
+}
+
+// Gives `kata` a benchmark binary.
+void SetBench(Catalog& catalog, const std::string& kata, const std::string& binary) {
+  for (Kata& k : catalog.katas) {
+    if (k.name != kata) continue;
+    k.learner.bench_target = k.solution.bench_target = kata + "_bench";
+    k.learner.bench = k.solution.bench = binary;
+  }
+}
+
+TEST(GradeAssignment, GradesOnlyTheAssignedKatasAndStepsAndScoresThem) {
+  FakeRepo repo;
+  repo.AddKata("01_todo", FakeKataBinary("todo"));  // passing todo failing
+  repo.AddKata("02_pass", FakeKataBinary("pass"));
+  repo.AddKata("03_fail", FakeKataBinary("fail"));  // not assigned
+  const Catalog catalog = repo.Load();
+  const Assignment assignment = MustParse(R"({"schema": "llmk-assignment/1", "title": "W1",
+      "katas": [{"kata": "todo", "weight": 4, "steps": [1, 2]}, {"kata": "02", "weight": 2}]})",
+                                          catalog);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.assignment = &assignment;
+  options.assignment_file = "w1.json";
+  std::vector<std::string> built;
+  const GradeReport report =
+      Grade(catalog, Variant::kLearner, options, RecordingBuilder(built), nullptr);
+  EXPECT_EQ(built, (std::vector<std::string>{"01_todo_test", "02_pass_test"}));
+  ASSERT_EQ(report.katas.size(), 2u);
+  EXPECT_EQ(StatusTokens(report.katas[0]), "passing todo not_run");
+  EXPECT_EQ(report.katas[0].assigned_steps, (std::vector<int>{1, 2}));
+  EXPECT_DOUBLE_EQ(report.katas[0].weight, 4);
+  EXPECT_DOUBLE_EQ(report.katas[0].earned, 2);  // 1 of 2 assigned steps
+  EXPECT_DOUBLE_EQ(report.katas[1].earned, 2);
+  EXPECT_TRUE(report.has_assignment);
+  EXPECT_EQ(report.assignment_title, "W1");
+  EXPECT_EQ(report.assignment_file, "w1.json");
+  EXPECT_DOUBLE_EQ(report.score, 4);
+  EXPECT_DOUBLE_EQ(report.max_score, 6);
+  EXPECT_FALSE(report.AllPass());
+  EXPECT_FALSE(report.katas[0].Passes());
+  EXPECT_TRUE(report.katas[1].Passes());
+}
+
+TEST(GradeAssignment, PassesWhenEveryAssignedStepPasses) {
+  FakeRepo repo;
+  repo.AddKata("01_todo", FakeKataBinary("todo"));  // only step 1 passes
+  const Catalog catalog = repo.Load();
+  const Assignment assignment = MustParse(
+      R"({"schema": "llmk-assignment/1", "katas": [{"kata": "01", "steps": [1]}]})", catalog);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.assignment = &assignment;
+  const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
+  EXPECT_DOUBLE_EQ(report.score, 1);
+  EXPECT_DOUBLE_EQ(report.max_score, 1);
+  EXPECT_TRUE(report.AllPass());
+}
+
+TEST(GradeAssignment, AKataThatDoesNotCompileEarnsNothing) {
+  FakeRepo repo;
+  repo.AddKata("01_pass", FakeKataBinary("pass"));
+  const Catalog catalog = repo.Load();
+  const Assignment assignment = MustParse(
+      R"({"schema": "llmk-assignment/1", "katas": [{"kata": "01", "weight": 5}]})", catalog);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.assignment = &assignment;
+  const GradeReport report =
+      Grade(catalog, Variant::kLearner, options, FakeBuilder({"01_pass_test"}), nullptr);
+  EXPECT_EQ(report.katas[0].problem, KataProblem::kDoesNotCompile);
+  EXPECT_DOUBLE_EQ(report.score, 0);
+  EXPECT_DOUBLE_EQ(report.max_score, 5);
+}
+
+TEST(GradeAssignment, TheTimeLimitCoversTheWholeKata) {
+  FakeRepo repo;
+  repo.AddKata("01_sleep", FakeKataBinary("sleep"));  // step 1 sleeps forever
+  const Catalog catalog = repo.Load();
+  const Assignment assignment = MustParse(
+      R"({"schema": "llmk-assignment/1",
+          "katas": [{"kata": "01", "weight": 3, "time_limit_seconds": 1}]})",
+      catalog);
+  GradeOptions options;
+  options.run.timeout_seconds = 5;  // a step alone could run longer than the kata may
+  options.assignment = &assignment;
+  const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
+  const KataResult& kata = report.katas[0];
+  EXPECT_EQ(StatusTokens(kata), "timed_out timed_out timed_out");
+  EXPECT_THAT(kata.steps[0].detail, HasSubstr("(the kata's time limit of 1 s ran out)"));
+  EXPECT_LT(kata.steps[0].seconds, 4);
+  EXPECT_EQ(kata.steps[1].detail, "not started: the kata's time limit of 1 s ran out");
+  EXPECT_EQ(kata.steps[2].detail, "not started: the kata's time limit of 1 s ran out");
+  EXPECT_DOUBLE_EQ(report.score, 0);
+  EXPECT_TRUE(testing::NoChildProcessLeft());
+}
+
+TEST(GradeAssignment, TheStepTimeoutStillAppliesWithinTheTimeLimit) {
+  FakeRepo repo;
+  repo.AddKata("01_hang", FakeKataBinary("hang"));  // step 2 spins forever
+  const Catalog catalog = repo.Load();
+  const Assignment assignment = MustParse(
+      R"({"schema": "llmk-assignment/1",
+          "katas": [{"kata": "01", "weight": 3, "time_limit_seconds": 60}]})",
+      catalog);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.assignment = &assignment;
+  const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
+  const KataResult& kata = report.katas[0];
+  EXPECT_EQ(StatusTokens(kata), "passing timed_out passing");
+  EXPECT_THAT(kata.steps[1].detail, Not(HasSubstr("time limit")));
+  EXPECT_DOUBLE_EQ(report.score, 2);
+}
+
+TEST(GradeAssignment, PerformanceIsGradedFromOneBenchmarkRun) {
+  FakeRepo repo;
+  repo.AddKata("01_pass", FakeKataBinary("pass"));
+  Catalog catalog = repo.Load();
+  SetBench(catalog, "01_pass", LLMK_FAKE_BENCH);
+  const Assignment assignment = MustParse(R"({"schema": "llmk-assignment/1", "katas": [
+      {"kata": "01", "weight": 2, "performance": [
+        {"what": "5x", "benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 4.5,
+         "weight": 2},
+        {"what": "flops", "benchmark": "BM_Fast/64", "counter": "GFLOP/s", "min": 20}]}]})",
+                                          catalog);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.assignment = &assignment;
+  std::vector<std::string> built;
+  const GradeReport report =
+      Grade(catalog, Variant::kLearner, options, RecordingBuilder(built), nullptr);
+  EXPECT_EQ(built, (std::vector<std::string>{"01_pass_test", "01_pass_bench"}));
+  const KataResult& kata = report.katas[0];
+  EXPECT_TRUE(kata.performance_run);
+  EXPECT_EQ(kata.performance_problem, "");
+  ASSERT_EQ(kata.performance.size(), 2u);
+  EXPECT_TRUE(kata.performance[0].passed) << kata.performance[0].detail;
+  EXPECT_DOUBLE_EQ(*kata.performance[0].measured, 5.0);
+  EXPECT_FALSE(kata.performance[1].passed);
+  EXPECT_EQ(kata.performance[1].detail, "GFLOP/s = 12.5 (needs >= 20)");
+  EXPECT_DOUBLE_EQ(kata.performance_weight, 3);
+  EXPECT_DOUBLE_EQ(kata.performance_earned, 2);
+  EXPECT_DOUBLE_EQ(report.score, 2 + 2);
+  EXPECT_DOUBLE_EQ(report.max_score, 2 + 3);
+  EXPECT_FALSE(report.AllPass());  // a threshold is not met
+}
+
+TEST(GradeAssignment, ABenchmarkThatMisbehavesFailsItsThresholds) {
+  struct Case {
+    std::string binary;
+    std::vector<std::string> broken;
+    std::string problem;
+  };
+  const std::vector<Case> cases = {
+      {FakeKataBinary("segv"), {}, "the benchmark 01_pass_bench did not finish: SIGSEGV"},
+      {FakeKataBinary("sleep"), {}, "the benchmark 01_pass_bench did not finish: timed out"},
+      {FakeKataBinary("pass"), {}, "01_pass_bench: the benchmark report is not Google Benchmark"},
+      {LLMK_FAKE_BENCH, {"01_pass_bench"}, "the benchmark 01_pass_bench does not compile"},
+  };
+  for (const Case& c : cases) {
+    FakeRepo repo;
+    repo.AddKata("01_pass", FakeKataBinary("pass"));
+    Catalog catalog = repo.Load();
+    SetBench(catalog, "01_pass", c.binary);
+    const Assignment assignment = MustParse(R"({"schema": "llmk-assignment/1", "katas": [
+        {"kata": "01", "performance": [
+          {"benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 1}]}]})",
+                                            catalog);
+    GradeOptions options;
+    options.run = FastOptions();
+    options.assignment = &assignment;
+    options.benchmark.timeout = std::chrono::milliseconds(1500);
+    std::vector<std::string> built;
+    const GradeReport report =
+        Grade(catalog, Variant::kLearner, options, RecordingBuilder(built, c.broken), nullptr);
+    const KataResult& kata = report.katas[0];
+    EXPECT_THAT(kata.performance_problem, HasSubstr(c.problem)) << c.binary;
+    ASSERT_EQ(kata.performance.size(), 1u);
+    EXPECT_FALSE(kata.performance[0].passed);
+    EXPECT_DOUBLE_EQ(report.score, 1);  // the steps pass; the threshold earns nothing
+    EXPECT_DOUBLE_EQ(report.max_score, 2);
+  }
+  EXPECT_TRUE(testing::NoChildProcessLeft());
+}
+
+TEST(GradeAssignment, BenchWithoutAnAssignmentUsesKataJsonThresholds) {
+  FakeRepo repo;
+  std::string kata_json = testing::ThreeStepKataJson("01_pass");
+  kata_json.insert(kata_json.rfind('}'), R"(, "performance": [
+      {"what": "5x", "benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 5},
+      {"what": "6x", "benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 6}])");
+  repo.AddKata("01_pass", FakeKataBinary("pass"), kata_json);
+  repo.AddKata("02_pass", FakeKataBinary("pass"));  // no thresholds: no benchmark run
+  Catalog catalog = repo.Load();
+  SetBench(catalog, "01_pass", LLMK_FAKE_BENCH);
+  GradeOptions options;
+  options.run = FastOptions();
+  options.bench = true;
+  std::vector<std::string> built;
+  const GradeReport report =
+      Grade(catalog, Variant::kSolution, options, RecordingBuilder(built), nullptr);
+  EXPECT_EQ(built, (std::vector<std::string>{"01_pass_solution_test", "01_pass_bench",
+                                             "02_pass_solution_test"}));
+  ASSERT_EQ(report.katas[0].performance.size(), 2u);
+  EXPECT_TRUE(report.katas[0].performance[0].passed);
+  EXPECT_FALSE(report.katas[0].performance[1].passed);
+  EXPECT_DOUBLE_EQ(report.katas[0].performance_weight, 2);
+  EXPECT_DOUBLE_EQ(report.katas[0].performance_earned, 1);
+  EXPECT_FALSE(report.katas[1].performance_run);
+  EXPECT_FALSE(report.has_assignment);
+  EXPECT_FALSE(report.AllPass());
+}
+
+// A repository with one kata whose published files are digested, and one
+// shared support file.
+class IntegrityGrade : public ::testing::Test {
+ protected:
+  IntegrityGrade() {
+    repo_.AddKata("01_pass", FakeKataBinary("pass"));
+    repo_.AddKata("02_pass", FakeKataBinary("pass"));
+    repo_.WriteFile("katas/01_pass/pass_test.cc", "TEST(Step1_First, Works) {}\n");
+    repo_.WriteFile("fixtures/01_pass/values.json", "{\"x\": 1}\n");
+    repo_.WriteFile("harness/support/matchers.cc", "// support\n");
+    catalog_ = repo_.Load();
+    absl::StatusOr<Digests> digests =
+        ComputeDigests(repo_.root(), PublishedFiles(repo_.root(), catalog_.katas));
+    EXPECT_TRUE(digests.ok()) << digests.status();
+    if (digests.ok()) digests_ = *digests;
+  }
+
+  GradeReport GradeWith(const std::string& integrity) {
+    assignment_ = MustParse(fmt::format(R"({{"schema": "llmk-assignment/1", "integrity": "{}",
+        "katas": [{{"kata": "01", "weight": 2}}, {{"kata": "02", "weight": 1}}]}})",
+                                        integrity),
+                            catalog_);
+    GradeOptions options;
+    options.run = FastOptions();
+    options.assignment = &assignment_;
+    options.digests = digests_;
+    options.digests_file = "tests.sha256";
+    return Grade(catalog_, Variant::kLearner, options, FakeBuilder({}), nullptr);
+  }
+
+  FakeRepo repo_;
+  Catalog catalog_;
+  Digests digests_;
+  Assignment assignment_;
+};
+
+TEST_F(IntegrityGrade, UnchangedFilesChangeNothing) {
+  const GradeReport report = GradeWith("fail");
+  EXPECT_EQ(report.digests_file, "tests.sha256");
+  EXPECT_FALSE(report.katas[0].files.empty());
+  EXPECT_FALSE(report.katas[0].IntegrityBroken());
+  EXPECT_DOUBLE_EQ(report.score, 3);
+  EXPECT_TRUE(report.AllPass());
+}
+
+TEST_F(IntegrityGrade, AChangedFixtureFailsItsKataWhenTheAssignmentSaysFail) {
+  repo_.WriteFile("fixtures/01_pass/values.json", "{\"x\": 2}\n");
+  const GradeReport report = GradeWith("fail");
+  const KataResult& kata = report.katas[0];
+  EXPECT_TRUE(kata.IntegrityBroken());
+  EXPECT_TRUE(kata.integrity_failed);
+  const auto changed = std::find_if(kata.files.begin(), kata.files.end(), [](const FileCheck& f) {
+    return f.path == "fixtures/01_pass/values.json";
+  });
+  ASSERT_NE(changed, kata.files.end());
+  EXPECT_EQ(changed->state, FileState::kChanged);
+  EXPECT_DOUBLE_EQ(kata.earned, 0);
+  EXPECT_DOUBLE_EQ(report.katas[1].earned, 1);  // the other kata is unaffected
+  EXPECT_DOUBLE_EQ(report.score, 1);
+  EXPECT_FALSE(report.AllPass());
+}
+
+TEST_F(IntegrityGrade, AChangedFixtureIsOnlyReportedByDefault) {
+  repo_.WriteFile("fixtures/01_pass/values.json", "{\"x\": 2}\n");
+  const GradeReport report = GradeWith("report");
+  EXPECT_TRUE(report.katas[0].IntegrityBroken());
+  EXPECT_FALSE(report.katas[0].integrity_failed);
+  EXPECT_DOUBLE_EQ(report.score, 3);
+  EXPECT_TRUE(report.AllPass());
+}
+
+TEST_F(IntegrityGrade, AMissingTestSourceFailsItsKata) {
+  std::filesystem::remove(repo_.root() / "katas/01_pass/pass_test.cc");
+  const GradeReport report = GradeWith("fail");
+  const KataResult& kata = report.katas[0];
+  const auto missing = std::find_if(kata.files.begin(), kata.files.end(), [](const FileCheck& f) {
+    return f.state == FileState::kMissing;
+  });
+  ASSERT_NE(missing, kata.files.end());
+  EXPECT_EQ(missing->path, "katas/01_pass/pass_test.cc");
+  EXPECT_DOUBLE_EQ(report.score, 1);
+}
+
+TEST_F(IntegrityGrade, AChangedSharedFileFailsEveryKata) {
+  repo_.WriteFile("harness/support/matchers.cc", "// support, loosened\n");
+  const GradeReport report = GradeWith("fail");
+  ASSERT_EQ(report.shared_files.size(), 1u);
+  EXPECT_EQ(report.shared_files[0].state, FileState::kChanged);
+  EXPECT_TRUE(report.katas[0].integrity_failed);
+  EXPECT_TRUE(report.katas[1].integrity_failed);
+  EXPECT_DOUBLE_EQ(report.score, 0);
+  EXPECT_FALSE(report.AllPass());
+}
+
+TEST_F(VerbTest, GradeWithAnAssignmentPrintsItsScore) {
+  repo_.AddKata("01_todo", FakeKataBinary("todo"));
+  repo_.AddKata("02_fail", FakeKataBinary("fail"));
+  repo_.Load();
+  repo_.WriteFile("week1.json", R"({"schema": "llmk-assignment/1", "title": "Week 1",
+      "katas": [{"kata": "01", "weight": 3, "steps": [1, 2]}]})");
+  GradeFlags flags;
+  flags.assignment_file = (repo_.root() / "week1.json").string();
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitNotPassing);
+  const std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("Score: 1.5/3 (assignment Week 1)\n"));
+  EXPECT_THAT(out, HasSubstr("  weight 3, earned 1.5 (1 of 2 assigned steps pass)\n"));
+  EXPECT_THAT(out, Not(HasSubstr("02_fail")));
+  EXPECT_THAT(out, HasSubstr("Test files: not checked (no digests)"));
+}
+
+TEST_F(VerbTest, ABrokenAssignmentIsAUsageErrorNamingTheFieldAndFile) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  const std::string file = (repo_.root() / "week2.json").string();
+  repo_.WriteFile("week2.json",
+                  R"({"schema": "llmk-assignment/1", "katas": [{"kata": "01", "wieght": 3}]})");
+  GradeFlags flags;
+  flags.assignment_file = file;
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitUsage);
+  EXPECT_THAT(Err(), HasSubstr("kata: " + file + ": katas[0].wieght: unknown field"));
+  repo_.WriteFile("week2.json", "{\"schema\": ");
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitUsage);
+  EXPECT_THAT(Err(), HasSubstr("kata: " + file + ": not valid JSON"));
+  flags.assignment_file = file + ".missing";
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitUsage);
+  EXPECT_THAT(Err(), HasSubstr(file + ".missing: cannot read it: No such file or directory"));
+  EXPECT_EQ(Out(), "");
+}
+
+TEST_F(VerbTest, IntegrityFailWithoutDigestsIsAnError) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  repo_.WriteFile("strict.json", R"({"schema": "llmk-assignment/1", "integrity": "fail",
+      "katas": [{"kata": "01"}]})");
+  GradeFlags flags;
+  flags.assignment_file = (repo_.root() / "strict.json").string();
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitNotPassing);
+  EXPECT_THAT(Err(), HasSubstr("says \"integrity\": \"fail\", but there are no digests"));
+  EXPECT_EQ(Out(), "");
+}
+
+TEST_F(VerbTest, GradeChecksTheDigestsItFinds) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.WriteFile("katas/01_pass/pass_test.cc", "TEST(Step1_First, Works) {}\n");
+  const Catalog catalog = repo_.Load();
+  absl::StatusOr<Digests> digests =
+      ComputeDigests(repo_.root(), PublishedFiles(repo_.root(), catalog.katas));
+  ASSERT_TRUE(digests.ok()) << digests.status();
+  repo_.WriteFile("tests.sha256", FormatDigests(*digests));
+  repo_.WriteFile("katas/01_pass/pass_test.cc", "TEST(Step1_First, Works) { /* mine */ }\n");
+  GradeFlags flags;
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitOk);  // no assignment: reported only
+  const std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("katas/01_pass/pass_test.cc changed\n"));
+  EXPECT_THAT(out, HasSubstr("Test files: some differ from tests.sha256"));
+  // A digests file named on the command line must exist.
+  flags.digests_file = (repo_.root() / "other.sha256").string();
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitNotPassing);
+  EXPECT_THAT(Err(), HasSubstr("other.sha256"));
+}
+
+TEST_F(VerbTest, AReportThatCannotBeWrittenLeavesNothingBehind) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  GradeFlags flags;
+  flags.format = "json";
+  flags.out_file = (repo_.root() / "no-such-dir" / "report.json").string();
+  // Found before the grade starts: a usage error.
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitUsage);
+  EXPECT_THAT(Err(), HasSubstr("kata: cannot write " + flags.out_file + ": " +
+                               (repo_.root() / "no-such-dir").string() + " does not exist"));
+  EXPECT_THAT(Err(), Not(HasSubstr("running")));
+  // Renaming onto a directory fails after the temporary file was written.
+  std::filesystem::create_directories(repo_.root() / "taken");
+  flags.out_file = (repo_.root() / "taken").string();
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitNotPassing);
+  EXPECT_THAT(Err(), HasSubstr("kata: cannot write " + flags.out_file + ": "));
+  EXPECT_FALSE(std::filesystem::exists(flags.out_file + ".tmp"));
+  EXPECT_TRUE(std::filesystem::is_directory(flags.out_file));
+}
+
+TEST_F(VerbTest, GradeWritesAnHtmlReport) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  GradeFlags flags;
+  flags.format = "html";
+  flags.out_file = (repo_.root() / "report.html").string();
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitOk);
+  EXPECT_GT(std::filesystem::file_size(flags.out_file), 0u);
+  EXPECT_FALSE(std::filesystem::exists(flags.out_file + ".tmp"));
+}
+
+TEST_F(VerbTest, BenchAndAssignmentTogetherAreAUsageError) {
+  repo_.AddKata("01_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  GradeFlags flags;
+  flags.bench = true;
+  flags.assignment_file = "a.json";
+  EXPECT_EQ(GradeVerb(ctx_, flags), kExitUsage);
+  EXPECT_THAT(Err(), HasSubstr("use one or the other"));
+}
+
+TEST_F(VerbTest, BenchRunsTheBenchmarkAndChecksKataJsonThresholds) {
+  std::string kata_json = testing::ThreeStepKataJson("01_pass");
+  kata_json.insert(kata_json.rfind('}'), R"(, "performance": [
+      {"what": "5x", "benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 5},
+      {"what": "flops", "benchmark": "BM_Fast/64", "counter": "GFLOP/s", "max": 10}])");
+  repo_.AddKata("01_pass", FakeKataBinary("pass"), kata_json);
+  repo_.Load();
+  // Give the kata a benchmark in the manifest.
+  std::ifstream in(repo_.build_dir() / "katas.json");
+  std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string none = R"("bench_target": "", "bench": "")";
+  for (std::size_t at = manifest.find(none); at != std::string::npos; at = manifest.find(none)) {
+    manifest.replace(
+        at, none.size(),
+        fmt::format(R"("bench_target": "01_pass_bench", "bench": "{}")", LLMK_FAKE_BENCH));
+  }
+  repo_.WriteFile("build/katas.json", manifest);
+  EXPECT_EQ(BenchVerb(ctx_, "01", "learner"), kExitNotPassing);
+  const std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("BM_Slow/64    10 us"));
+  EXPECT_THAT(out, HasSubstr("passing  5x\n           5.00x (needs >= 5.00x)"));
+  EXPECT_THAT(out, HasSubstr("failing  flops\n           GFLOP/s = 12.5 (needs <= 10)"));
+  EXPECT_THAT(out, HasSubstr("1 of 2 thresholds met"));
 }
 
 }  // namespace

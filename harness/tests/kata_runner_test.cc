@@ -229,5 +229,33 @@ TEST(KataRunner, MissingBinaryIsAProblemNotACrash) {
   EXPECT_THAT(result.problem_detail, HasSubstr("/nonexistent/fake_kata does not exist"));
 }
 
+TEST(KataRunner, StepsRunsOnlyThoseSteps) {
+  RunOptions options = FastOptions();
+  options.steps = std::vector<int>{1, 3};
+  const KataResult result = RunFake("segv", options);  // step 2 would crash
+  EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kNotRun,
+                                                       StepStatus::kPassing}));
+  EXPECT_TRUE(result.RunStepsPass());
+}
+
+TEST(KataRunner, TheKataTimeLimitStopsTheStepsThatCannotStart) {
+  RunOptions options;
+  options.timeout_seconds = 5;
+  options.kata_time_limit_seconds = 0.8;
+  const KataResult result = RunFake("sleep", options);  // step 1 sleeps forever
+  EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kTimedOut, StepStatus::kTimedOut,
+                                                       StepStatus::kTimedOut}));
+  EXPECT_THAT(result.steps[0].detail, HasSubstr("(the kata's time limit of 0.8 s ran out)"));
+  EXPECT_EQ(result.steps[1].detail, "not started: the kata's time limit of 0.8 s ran out");
+  EXPECT_TRUE(NoChildProcessLeft());
+}
+
+TEST(KataRunner, AGenerousKataTimeLimitChangesNothing) {
+  RunOptions options = FastOptions();
+  options.kata_time_limit_seconds = 60;
+  const KataResult result = RunFake("pass", options);
+  EXPECT_TRUE(result.AllStepsPass());
+}
+
 }  // namespace
 }  // namespace llmk::kata

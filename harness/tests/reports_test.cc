@@ -194,5 +194,153 @@ TEST(MarkdownReport, HasTheTableAndTheDetails) {
   }
 }
 
+// SampleReport graded with an assignment, a benchmark run and digests.
+GradeReport GradedSampleReport() {
+  GradeReport report = SampleReport();
+  report.has_assignment = true;
+  report.assignment_title = "Week 2: <attention>";
+  report.assignment_file = "week2.json";
+  report.score = 7.5;
+  report.max_score = 10;
+  report.integrity_fails = true;
+  report.digests_file = "tests.sha256";
+  report.shared_files = {
+      FileCheck{"harness/support/fixture.cc", "aa", "aa", FileState::kUnchanged}};
+  KataResult& kata = report.katas[0];
+  kata.weight = 4;
+  kata.earned = 1;
+  kata.assigned_steps = {1, 2};
+  kata.performance_run = true;
+  PerformanceThreshold speedup;
+  speedup.what = "causal | faster";
+  speedup.benchmark = "BM_Causal";
+  speedup.baseline = "BM_Full";
+  speedup.min_speedup = 1.5;
+  speedup.weight = 2;
+  PerformanceThreshold counter;
+  counter.what = "flops";
+  counter.benchmark = "BM_Causal";
+  counter.counter = "GFLOP/s";
+  counter.min = 20;
+  kata.performance = {ThresholdResult{speedup, 41.1, true, "41.10x (needs >= 1.50x)"},
+                      ThresholdResult{counter, 12.5, false, "GFLOP/s = 12.5 (needs >= 20)"}};
+  kata.performance_weight = 3;
+  kata.performance_earned = 2;
+  kata.files = {FileCheck{"katas/02_attention/attention_test.cc", "bb", "cc", FileState::kChanged},
+                FileCheck{"fixtures/02_attention/x.json", "dd", "", FileState::kMissing},
+                FileCheck{"katas/02_attention/kata.json", "ee", "ee", FileState::kUnchanged}};
+  kata.integrity_failed = true;
+  report.katas[1].weight = 6;
+  return report;
+}
+
+TEST(JsonReport, CarriesTheAssignmentPerformanceAndIntegrity) {
+  const nlohmann::json json = nlohmann::json::parse(JsonReport(GradedSampleReport()));
+  EXPECT_EQ(json["schema"], "llmk-kata-grade/1");
+  EXPECT_EQ(json["assignment"]["title"], "Week 2: <attention>");
+  EXPECT_EQ(json["assignment"]["file"], "week2.json");
+  EXPECT_EQ(json["assignment"]["integrity"], "fail");
+  EXPECT_EQ(json["assignment"]["score"], 7.5);
+  EXPECT_EQ(json["assignment"]["max_score"], 10);
+  EXPECT_EQ(json["integrity"]["checked"], true);
+  EXPECT_EQ(json["integrity"]["digests"], "tests.sha256");
+  EXPECT_EQ(json["integrity"]["shared_files"][0]["state"], "unchanged");
+  const nlohmann::json& kata = json["katas"][0];
+  EXPECT_EQ(kata["weight"], 4);
+  EXPECT_EQ(kata["earned"], 1);
+  EXPECT_EQ(kata["assigned_steps"], nlohmann::json::array({1, 2}));
+  EXPECT_EQ(kata["performance_run"], true);
+  EXPECT_EQ(kata["performance_weight"], 3);
+  EXPECT_EQ(kata["performance_earned"], 2);
+  ASSERT_EQ(kata["performance"].size(), 2u);
+  const nlohmann::json& speedup = kata["performance"][0];
+  EXPECT_EQ(speedup["what"], "causal | faster");
+  EXPECT_EQ(speedup["benchmark"], "BM_Causal");
+  EXPECT_EQ(speedup["baseline"], "BM_Full");
+  EXPECT_EQ(speedup["measured"], 41.1);
+  EXPECT_EQ(speedup["required"], ">= 1.5x");
+  EXPECT_EQ(speedup["min_speedup"], 1.5);
+  EXPECT_TRUE(speedup["min"].is_null());
+  EXPECT_EQ(speedup["passed"], true);
+  EXPECT_EQ(speedup["weight"], 2);
+  EXPECT_EQ(speedup["detail"], "41.10x (needs >= 1.50x)");
+  EXPECT_EQ(kata["performance"][1]["counter"], "GFLOP/s");
+  EXPECT_EQ(kata["performance"][1]["required"], ">= 20");
+  EXPECT_EQ(kata["performance"][1]["passed"], false);
+  EXPECT_EQ(kata["integrity"]["broken"], true);
+  EXPECT_EQ(kata["integrity"]["failed"], true);
+  const nlohmann::json& changed = kata["integrity"]["files"][0];
+  EXPECT_EQ(changed["path"], "katas/02_attention/attention_test.cc");
+  EXPECT_EQ(changed["sha256"], "cc");
+  EXPECT_EQ(changed["expected_sha256"], "bb");
+  EXPECT_EQ(changed["state"], "changed");
+  EXPECT_EQ(kata["integrity"]["files"][1]["state"], "missing");
+  EXPECT_EQ(kata["passed"], false);
+}
+
+TEST(JsonReport, WithoutAnAssignmentItIsNull) {
+  const nlohmann::json json = nlohmann::json::parse(JsonReport(SampleReport()));
+  EXPECT_TRUE(json["assignment"].is_null());
+  EXPECT_EQ(json["integrity"]["checked"], false);
+  EXPECT_EQ(json["katas"][0]["performance"], nlohmann::json::array());
+}
+
+TEST(JunitReport, HasAPerformanceAndAnIntegritySuite) {
+  const std::string xml = JunitReport(GradedSampleReport());
+  EXPECT_TRUE(IsWellFormedXml(xml)) << xml;
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"02_attention.performance\" tests=\"2\" "
+                             "failures=\"1\" errors=\"0\""));
+  EXPECT_THAT(xml, HasSubstr("<testcase classname=\"02_attention.performance\" "
+                             "name=\"causal | faster\" time=\"0.000\"/>"));
+  EXPECT_THAT(xml, HasSubstr("<failure type=\"not_met\" message=\"GFLOP/s = 12.5 (needs &gt;= "
+                             "20)\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"02_attention.integrity\" tests=\"2\" "
+                             "failures=\"2\""));
+  EXPECT_THAT(xml, HasSubstr("<failure type=\"changed\" message=\"katas/02_attention/"
+                             "attention_test.cc changed\""));
+  EXPECT_THAT(xml, HasSubstr("<failure type=\"missing\""));
+  EXPECT_THAT(xml, Not(HasSubstr("shared.integrity")));  // the shared file is unchanged
+  // 7 step testcases, 2 thresholds, 2 files.
+  EXPECT_THAT(xml, HasSubstr("<testsuites name=\"llm-katas (learner)\" tests=\"11\" "
+                             "failures=\"6\" errors=\"2\" skipped=\"1\""));
+}
+
+TEST(JunitReport, ABenchmarkThatDidNotRunIsAnError) {
+  GradeReport report = SampleReport();
+  report.katas[0].performance_run = true;
+  report.katas[0].performance_problem = "the benchmark x_bench does not compile";
+  report.shared_files = {FileCheck{"harness/support/a.cc", "aa", "ab", FileState::kChanged}};
+  const std::string xml = JunitReport(report);
+  EXPECT_TRUE(IsWellFormedXml(xml)) << xml;
+  EXPECT_THAT(xml, HasSubstr("<error type=\"benchmark\" message=\"the benchmark x_bench does "
+                             "not compile\""));
+  EXPECT_THAT(xml, HasSubstr("<testsuite name=\"shared.integrity\" tests=\"1\" failures=\"1\""));
+}
+
+TEST(MarkdownReport, HasTheScorePerformanceTableAndIntegritySection) {
+  const std::string markdown = MarkdownReport(GradedSampleReport());
+  EXPECT_THAT(markdown, HasSubstr("# Week 2: &lt;attention&gt;: 7.5/10 ❌\n"));
+  EXPECT_THAT(markdown, HasSubstr("| 02_attention | 1, 2 | 4 | 1 | 3 | 2 |\n"));
+  EXPECT_THAT(markdown, HasSubstr("| 03_rope | all | 6 | 0 | 0 | 0 |\n"));
+  EXPECT_THAT(markdown,
+              HasSubstr("## Performance\n\n"
+                        "| Kata | Threshold | Measured | Required | Result | Weight |\n"));
+  EXPECT_THAT(markdown, HasSubstr("| 02_attention | causal \\| faster | 41.1x | &gt;= 1.5x | ✅ met "
+                                  "41.10x (needs &gt;= 1.50x) | 2 |\n"));
+  EXPECT_THAT(markdown, HasSubstr("| 02_attention | flops | 12.5 | &gt;= 20 | ❌ not met"));
+  EXPECT_THAT(markdown, HasSubstr("## Integrity\n\nChecked against `tests.sha256`: these files "
+                                  "differ, and the assignment fails a kata that changes them."));
+  EXPECT_THAT(markdown, HasSubstr("- `katas/02_attention/attention_test.cc` changed\n"));
+  EXPECT_THAT(markdown, HasSubstr("- `fixtures/02_attention/x.json` missing\n"));
+  EXPECT_THAT(markdown, Not(HasSubstr("kata.json` unchanged")));
+}
+
+TEST(MarkdownReport, SaysWhenTheFilesWereNotChecked) {
+  GradeReport report = SampleReport();
+  report.has_assignment = true;
+  EXPECT_THAT(MarkdownReport(report), HasSubstr("## Integrity\n\nNot checked (no digests).\n"));
+  EXPECT_THAT(MarkdownReport(SampleReport()), Not(HasSubstr("## Integrity")));
+}
+
 }  // namespace
 }  // namespace llmk::kata

@@ -1814,6 +1814,15 @@ TEST(Step12_Safetensors, RejectsABytesCountThatDoesNotMatchTheShape) {
                        absl::StatusCode::kInvalidArgument, {"embed.weight"}));
 }
 
+TEST(Step12_Safetensors, RejectsADimensionThatIsNoInt64EvenInAnEmptyTensor) {
+  // [0, 2^64 - 1] holds no element, but 2^64 - 1 is not a shape entry an int64_t holds.
+  OrderedJson header;
+  header["empty"] = {
+      {"dtype", "F32"}, {"shape", {0u, 18446744073709551615ull}}, {"data_offsets", {0u, 0u}}};
+  EXPECT_TRUE(StatusIs(ParseSafetensors(Assemble(header, "")).status(),
+                       absl::StatusCode::kInvalidArgument, {"empty"}));
+}
+
 TEST(Step12_Safetensors, ReportsAMissingTensorByName) {
   Model m = TinyModel();
   FileParts f = PartsOf(m, "F32");

@@ -87,6 +87,12 @@ absl::StatusOr<Entry> ParseEntry(const std::string& name, const json& info, uint
                                    info["shape"].dump()));
     }
     const auto n = dim.get<uint64_t>();
+    // Shapes are int64_t: a larger dimension would turn negative (possible when another
+    // dimension is 0, since the tensor is then empty whatever this one says).
+    if (n > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return Bad(name,
+                 fmt::format("shape {} holds a dimension above 2^63 - 1", info["shape"].dump()));
+    }
     // A tensor cannot hold more elements than the data buffer has bytes; checking that
     // before multiplying also keeps the product from overflowing.
     if (n != 0 && count > data_size / n) {

@@ -1,69 +1,132 @@
 #!/usr/bin/env bash
-# Grades two fresh copies of the repository, built from scratch:
-#   1. as handed out: `kata grade` must exit 1, and every step of every kata must be todo;
-#   2. with solutions/ copied over the stubs: `kata grade` must exit 0, every step passing.
-# Usage: grade_copies.sh SOURCE_DIR [PYTHON]
+# Proves that what an instructor hands out works, and holds no solution:
+#   1. `kata export` writes the handout; no path of it is under solutions/ and no file of it
+#      has the bytes of a file of solutions/ (SHA-256); `sha256sum -c tests.sha256` passes;
+#   2. the handout, built from scratch, grades as all todo (`kata grade` exits 1);
+#   3. with solutions/ copied over its stubs it grades as all passing (same build, rebuilt);
+#   4. an assignment's export (docs/assignments/attention-week.json) holds only its katas,
+#      builds on its own and `kata grade --assignment assignment.json` grades every assigned
+#      step todo, with the copy's tests and fixtures checked unchanged.
+# It builds two copies from scratch, the whole handout and the assignment's four katas (the
+# grade builds only the targets it runs): the slowest test of the repository (label slow).
+# Usage: grade_copies.sh SOURCE_DIR KATA_BINARY [PYTHON]
 set -euo pipefail
 
 SRC="$1"
-PYTHON="${2:-python3}"
+KATA="$2"
+PYTHON="${3:-python3}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/llmk-copies.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
-COPY="$WORK/repo"
-mkdir -p "$COPY"
 
 fail() { echo "grade_copies: $*" >&2; exit 1; }
 
-tar -C "$SRC" --exclude='./build' --exclude='./build-*' --exclude='./.git' -cf - . |
-  tar -C "$COPY" -xf -
-
-configure() {
-  cmake -S "$COPY" -B "$COPY/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log" >&2; fail "configure failed"; }
-  cmake --build "$COPY/build" --target kata -j2 >"$WORK/build.log" 2>&1 ||
-    { tail -50 "$WORK/build.log" >&2; fail "building the harness failed"; }
+export_copy() {  # export_copy DIR [--assignment FILE]
+  # --build_dir points nowhere: the katas are read from the source tree.
+  "$KATA" --root="$SRC" --build_dir="$WORK/no-build" export "$@" >"$WORK/export.log" 2>&1 ||
+    { cat "$WORK/export.log" >&2; fail "kata export $* failed"; }
+  cat "$WORK/export.log"
 }
 
-grade() {  # grade OUT_JSON -> exit code of kata grade
-  local rc=0
-  "$COPY/build/harness/kata/kata" --root="$COPY" --build_dir="$COPY/build" \
-    grade --format json --out "$1" >"$WORK/grade.log" 2>&1 || rc=$?
+check_no_solutions() {  # check_no_solutions COPY
+  local copy="$1"
+  if find "$copy" -path "*/solutions/*" -o -name solutions | grep -q .; then
+    find "$copy" -path "*/solutions/*" -o -name solutions >&2
+    fail "$copy holds paths under solutions/"
+  fi
+  (cd "$SRC/solutions" && find . -type f -size +0 -exec sha256sum {} +) | sort >"$WORK/solutions.sha"
+  (cd "$copy" && find . -type f -exec sha256sum {} +) | sort >"$WORK/copy.sha"
+  local same
+  same="$(join -o 1.2,2.2 <(cut -d' ' -f1,3 "$WORK/solutions.sha" | sort) \
+                          <(cut -d' ' -f1,3 "$WORK/copy.sha" | sort) || true)"
+  [[ -z "$same" ]] || { echo "$same" >&2; fail "$copy holds files with the bytes of solutions/"; }
+  (cd "$copy" && sha256sum -c --quiet tests.sha256) || fail "sha256sum -c fails in $copy"
+  echo "$(wc -l <"$WORK/copy.sha") files, none under solutions/, none with a solution's bytes"
+}
+
+configure() {  # configure COPY
+  cmake -S "$1" -B "$1/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log" >&2; fail "configure of $1 failed"; }
+  cmake --build "$1/build" --target kata -j2 >"$WORK/build.log" 2>&1 ||
+    { tail -50 "$WORK/build.log" >&2; fail "building the harness of $1 failed"; }
+}
+
+grade() {  # grade COPY OUT_JSON [FLAGS...] -> exit code of kata grade
+  local copy="$1" out="$2" rc=0
+  shift 2
+  (cd "$copy" && "$copy/build/harness/kata/kata" --root="$copy" --build_dir="$copy/build" \
+    grade --format json --out "$out" "$@") >"$WORK/grade.log" 2>&1 || rc=$?
   return $rc
 }
 
-check() {  # check REPORT EXPECTED_STATUS
-  "$PYTHON" - "$1" "$2" <<'PY'
+check() {  # check REPORT EXPECTED_STATUS [KATAS...]: with KATAS, exactly those are graded
+  "$PYTHON" - "$@" <<'PY'
 import json, sys
-report, expected = json.load(open(sys.argv[1])), sys.argv[2]
+report, expected, katas = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3:]
 bad = []
 steps = 0
+names = [kata["name"] for kata in report["katas"]]
+if katas and sorted(names) != sorted(katas):
+    bad.append(f"graded {names}, expected {katas}")
 for kata in report["katas"]:
     if kata["problem"] != "none":
         bad.append(f'{kata["name"]}: {kata["problem"]} {kata["problem_detail"]}')
+    integrity = kata.get("integrity", {})
+    if integrity.get("broken"):
+        bad.append(f'{kata["name"]}: changed or missing files: {integrity.get("files")}')
+    assigned = kata.get("assigned_steps") or [step["number"] for step in kata["steps"]]
     for step in kata["steps"]:
+        if step["number"] not in assigned:
+            continue
         steps += 1
         if step["status"] != expected:
             bad.append(f'{kata["name"]} step {step["number"]}: {step["status"]} ({step["detail"]})')
-print(f"{len(report['katas'])} katas, {steps} steps, {len(bad)} not {expected}")
+print(f"{len(report['katas'])} katas, {steps} graded steps, {len(bad)} not as expected ({expected})")
 for line in bad:
     print("  " + line)
 sys.exit(1 if bad or steps == 0 else 0)
 PY
 }
 
-echo "== the handout (stubs): every step must be todo"
-configure
-rc=0; grade "$WORK/stubs.json" || rc=$?
-[[ $rc == 1 ]] || { cat "$WORK/grade.log" >&2; fail "grade of the stubs exited $rc, expected 1"; }
-check "$WORK/stubs.json" todo || fail "the stubs do not grade as all todo"
+HANDOUT="$WORK/handout"
+echo "== kata export: the handout"
+export_copy "$HANDOUT"
+check_no_solutions "$HANDOUT"
 
-echo "== solutions copied over the stubs: every step must pass"
-for dir in "$COPY"/solutions/*/; do
-  cp -R "$dir". "$COPY/katas/$(basename "$dir")/"
+echo "== the handout, built from scratch: every step must be todo"
+configure "$HANDOUT"
+rc=0; grade "$HANDOUT" "$WORK/stubs.json" || rc=$?
+[[ $rc == 1 ]] || { cat "$WORK/grade.log" >&2; fail "grade of the handout exited $rc, expected 1"; }
+check "$WORK/stubs.json" todo || fail "the handout does not grade as all todo"
+
+echo "== solutions copied over the handout's stubs: every step must pass"
+for dir in "$SRC"/solutions/*/; do
+  cp -R "$dir". "$HANDOUT/katas/$(basename "$dir")/"
 done
-configure  # picks up solution-only files now present in katas/
-rc=0; grade "$WORK/solutions.json" || rc=$?
+configure "$HANDOUT"  # picks up solution-only files now present in katas/
+rc=0; grade "$HANDOUT" "$WORK/solutions.json" || rc=$?
 [[ $rc == 0 ]] || { cat "$WORK/grade.log" >&2; check "$WORK/solutions.json" passing || true;
-                    fail "grade with solutions over stubs exited $rc, expected 0"; }
-check "$WORK/solutions.json" passing
+                    fail "grade with solutions over the stubs exited $rc, expected 0"; }
+check "$WORK/solutions.json" passing || fail "solutions over the stubs do not all pass"
+
+echo "== kata export --assignment: only the assigned katas, graded on their own"
+ASSIGNMENT="$SRC/docs/assignments/attention-week.json"
+[[ -f "$ASSIGNMENT" ]] || fail "$ASSIGNMENT is missing"
+WEEK="$WORK/week"
+export_copy "$WEEK" --assignment "$ASSIGNMENT"
+check_no_solutions "$WEEK"
+cmp -s "$ASSIGNMENT" "$WEEK/assignment.json" || fail "$WEEK/assignment.json is not the assignment"
+mapfile -t assigned < <("$PYTHON" -c '
+import json, sys
+for kata in json.load(open(sys.argv[1]))["katas"]:
+    print(kata["kata"])' "$ASSIGNMENT")
+# (katas/01_bpe/unicode_classes.h comes along without its kata: reference/ includes it.)
+present="$(cd "$WEEK/katas" && ls -d */kata.json | cut -d/ -f1 | sort | tr '\n' ' ')"
+expected="$(printf '%s\n' "${assigned[@]}" | sort | tr '\n' ' ')"
+[[ "$present" == "$expected" ]] || fail "katas of the assignment's copy: $present; expected $expected"
+[[ "$(cd "$WEEK/fixtures" && ls -d */ | tr -d / | sort | tr '\n' ' ')" == "$expected" ]] ||
+  fail "fixtures of the assignment's copy are not those of its katas"
+configure "$WEEK"
+rc=0; grade "$WEEK" "$WORK/week.json" --assignment assignment.json || rc=$?
+[[ $rc == 1 ]] || { cat "$WORK/grade.log" >&2; fail "grade of the assignment exited $rc, expected 1"; }
+check "$WORK/week.json" todo "${assigned[@]}" || fail "the assignment does not grade as all todo"
 echo "grade_copies: ok"

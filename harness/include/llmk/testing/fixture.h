@@ -46,7 +46,8 @@ class Fixture {
   std::vector<std::string> Keys() const;
   bool IsMatrix(std::string_view key) const;
 
-  // Throw FixtureError naming the file and key when absent or of the wrong kind.
+  // Throw FixtureError naming the file and key when absent or of the wrong kind
+  // (for Int: also when the number is not an integer that fits in an int).
   llmk::Matrix Matrix(std::string_view key) const;
   llmk::MatrixD MatrixD(std::string_view key) const;
   double Scalar(std::string_view key) const;
