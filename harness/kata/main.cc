@@ -27,6 +27,7 @@
 #include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/string_view.h"
 #include "verbs.h"
 
 ABSL_FLAG(std::string, root, ".", "The repository (the folder with katas/).");
@@ -158,7 +159,16 @@ bool IsSanitizerBuild(const std::filesystem::path& build_dir) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  absl::SetProgramUsageMessage(kUsage);
+  // absl prints "kata: " before the message itself.
+  absl::SetProgramUsageMessage(absl::string_view(kUsage).substr(sizeof("kata: ") - 1));
+  // `kata --help`, `kata -h` (and `kata help`, below): the usage on stdout, exit 0.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-help" || arg == "-h") {
+      fmt::print("{}\n", kUsage);
+      return llmk::kata::kExitOk;
+    }
+  }
   if (const std::optional<std::string> problem = CommandLineProblem(argc, argv)) {
     return Usage(Context(), *problem);
   }
@@ -197,6 +207,10 @@ int main(int argc, char** argv) try {
   const std::string verb = args.empty() ? "status" : args.front();
   if (!args.empty()) args.erase(args.begin());
 
+  if (verb == "help") {
+    fmt::print(ctx.out, "{}\n", kUsage);
+    return llmk::kata::kExitOk;
+  }
   if (verb == "status") {
     if (!ArgumentCount(ctx, args, 0, 0, "kata status")) return kExitUsage;
     return llmk::kata::StatusVerb(ctx);

@@ -198,6 +198,15 @@ TEST_F(KataCli, GoodInputWorks) {
   EXPECT_THAT(run.outcome.output, HasSubstr("01_pass"));
 }
 
+TEST_F(KataCli, HelpIsTheUsageAndSucceeds) {
+  for (const std::string help : {"--help", "-h", "help"}) {
+    const CliRun run = Kata({help});
+    EXPECT_EQ(run.outcome.exit_code, 0) << help << ": " << run.outcome.output;
+    EXPECT_EQ(run.first_line, "kata: builds, runs and grades the LLM katas.") << help;
+    EXPECT_THAT(run.outcome.output, HasSubstr("kata grade")) << help;
+  }
+}
+
 // Stopping `kata` (SIGTERM here; Ctrl-C is SIGINT) while a step runs kills the
 // step's binary and what it left behind, a daemon outside its group included,
 // before `kata` exits.
