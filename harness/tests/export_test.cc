@@ -241,15 +241,7 @@ class ExportVerbTest : public ExportTest {
     std::fclose(out_file_);
     std::fclose(err_file_);
   }
-  static std::string Read(std::FILE* file) {
-    std::fflush(file);
-    std::rewind(file);
-    std::string text;
-    char buffer[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-    return text;
-  }
+  static std::string Read(std::FILE* file) { return testing::ReadAll(file); }
 
   std::FILE* out_file_ = std::tmpfile();
   std::FILE* err_file_ = std::tmpfile();

@@ -19,6 +19,16 @@ TempDir MustCreateTempDir() {
 
 }  // namespace
 
+std::string ReadAll(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  std::string text;
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
+  return text;
+}
+
 std::string FakeKataBinary(std::string_view name) {
   return fmt::format("{}/fake_kata_{}", LLMK_FAKE_KATA_DIR, name);
 }

@@ -6,6 +6,7 @@
 //   Catalog catalog = repo.Load();
 #pragma once
 
+#include <cstdio>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ namespace llmk::kata::testing {
 
 // The path of fake_kata_NAME (NAME: pass, todo, fail, segv, ...).
 std::string FakeKataBinary(std::string_view name);
+
+// Everything written so far to `file` (a tmpfile a verb printed to).
+std::string ReadAll(std::FILE* file);
 
 // A kata.json with three steps: Step1_First, Step2_Second, Step3_Third, plus
 // the suites in `extra_suites` as steps 4, 5, ...

@@ -120,15 +120,7 @@ class VerbTest : public ::testing::Test {
     std::fclose(err_);
   }
 
-  static std::string Read(std::FILE* file) {
-    std::fflush(file);
-    std::rewind(file);
-    std::string text;
-    char buffer[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-    return text;
-  }
+  static std::string Read(std::FILE* file) { return testing::ReadAll(file); }
   std::string Out() const { return Read(out_); }
   std::string Err() const { return Read(err_); }
 
