@@ -1,7 +1,7 @@
 # Every dependency comes from Debian's packages. A missing one stops configuration
 # with the package to install.
 set(LLMK_DEBIAN_PACKAGES
-    "cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libfmt-dev libabsl-dev nlohmann-json3-dev python3-numpy fortunes")
+    "cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libfmt-dev libabsl-dev nlohmann-json3-dev python3-numpy fortunes ccache")
 
 function(llmk_require_package name debian_package)
   find_package(${name} ${ARGN} QUIET)

@@ -27,12 +27,12 @@ endif()
 # The sanitizer build (preset "sanitize"): AddressSanitizer (with LeakSanitizer) and
 # UndefinedBehaviorSanitizer on every target, any report fatal. -O1, not Debug's -O0 (at
 # which Eigen's templates run far slower), keeps the heavy tests (09, 06, 01) quick, and its
-# reports still name the right lines; the frame pointer gives full stacks; _GLIBCXX_ASSERTIONS checks std::vector::operator[]
+# reports still name the right lines (line tables, -g1; the learner's kata sources get -g); the frame pointer gives full stacks; _GLIBCXX_ASSERTIONS checks std::vector::operator[]
 # and friends, which ASan cannot see inside a vector's capacity. Eigen's asserts stay on
 # (no NDEBUG). AVX2 sources keep their -mavx2 -mfma on top of these flags.
 if(LLMK_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
-                      -fno-omit-frame-pointer -O1 -g -D_GLIBCXX_ASSERTIONS)
+                      -fno-omit-frame-pointer -O1 -g1 -D_GLIBCXX_ASSERTIONS)
   add_link_options(-fsanitize=address,undefined)
   # The same defaults for every kata test however it is started (harness/support).
   add_library(llmk_sanitizer_options OBJECT
@@ -44,8 +44,41 @@ if(LLMK_SANITIZE)
       "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1")
 endif()
 
-# Optimized but with assertions on (Eigen's bounds checks catch a learner's slip).
-set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g")
+# Optimized but with assertions on (Eigen's bounds checks catch a learner's slip). Line
+# tables only (-g1: backtraces, breakpoints by line, sanitizer reports with file:line) for
+# everything but the learner's own kata sources, which get full debug information (-g, see
+# llmk_kata) so that a debugger shows their variables. Full -g everywhere costs a third more
+# compile time, most of it in the test objects' Eigen and GoogleTest templates.
+set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g1")
+set(LLMK_LEARNER_DEBUG_FLAGS -g)
+
+# The compiler cache (Debian package ccache; ./kata installs it): a rebuild of what was
+# already compiled once, in this tree or in a copy of it (a handout the selftest grades,
+# another build directory), costs a cache lookup. Paths under the source directory are
+# rewritten relative to the build directory (CCACHE_BASEDIR), and the build directory is
+# not hashed (CCACHE_NOHASHDIR), so two copies of the tree share their objects when their
+# build directories sit at the same depth (build/, build-ci/). -DLLMK_CCACHE=OFF turns it off.
+option(LLMK_CCACHE "Compile through ccache when it is installed" ON)
+if(LLMK_CCACHE AND NOT CMAKE_CXX_COMPILER_LAUNCHER)
+  find_program(LLMK_CCACHE_PROGRAM ccache)
+  if(LLMK_CCACHE_PROGRAM)
+    set(CMAKE_CXX_COMPILER_LAUNCHER
+        ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${CMAKE_SOURCE_DIR} CCACHE_NOHASHDIR=1
+        ${LLMK_CCACHE_PROGRAM})
+  else()
+    message(STATUS "ccache not found (Debian package ccache): every build compiles from scratch")
+  endif()
+endif()
+
+# Unity builds for the many small translation units that all include the same heavy headers
+# (the harness: nlohmann/json, fmt, abseil): their sources are compiled a batch at a time,
+# so the headers are parsed once per batch. -DLLMK_UNITY=OFF compiles them one by one.
+option(LLMK_UNITY "Compile the harness and its tests as unity batches" ON)
+function(llmk_unity target batch_size)
+  if(LLMK_UNITY)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE ${batch_size})
+  endif()
+endfunction()
 
 set_property(GLOBAL PROPERTY LLMK_KATAS "")
 
@@ -102,6 +135,9 @@ function(llmk_kata)
     target_link_libraries(${lib} PUBLIC llmk_core ${K_IMPL_LIBS})
     llmk_apply_warnings(${lib})
   endforeach()
+  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo" OR LLMK_SANITIZE)
+    target_compile_options(${K_NAME}_kata PRIVATE ${LLMK_LEARNER_DEBUG_FLAGS})
+  endif()
 
   # Test sources are compiled once and linked against each variant.
   add_library(${K_NAME}_tests OBJECT ${K_TESTS})

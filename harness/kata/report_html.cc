@@ -19,9 +19,9 @@
 namespace llmk::kata {
 namespace {
 
-constexpr std::size_t kFailureLines = 40;
+constexpr std::size_t kHtmlFailureLines = 40;
 constexpr std::size_t kOutputLines = 60;
-constexpr std::size_t kLineChars = 400;
+constexpr std::size_t kHtmlLineChars = 400;
 // In a performance bar the larger of the measured value and the threshold sits
 // at this fraction of the width, so both are visible with room to spare.
 constexpr double kPerfScaleFraction = 0.8;
@@ -444,7 +444,7 @@ std::string Performance(const GradeReport& report) {
 }
 
 std::string Pre(std::string_view text, std::size_t max_lines) {
-  return "<pre>" + Esc(TrimRight(FirstLines(ClipLongLines(text, kLineChars), max_lines))) +
+  return "<pre>" + Esc(TrimRight(FirstLines(ClipLongLines(text, kHtmlLineChars), max_lines))) +
          "</pre>\n";
 }
 
@@ -471,7 +471,7 @@ std::string StepDetails(const KataResult& kata, const StepResult& step) {
       std::string failures;
       for (const std::string& failure : test.failures) failures += failure + "\n";
       out += fmt::format("<p><code>{}</code> failed</p>\n", Esc(test.name));
-      if (!Trim(failures).empty()) out += Pre(failures, kFailureLines);
+      if (!Trim(failures).empty()) out += Pre(failures, kHtmlFailureLines);
     }
   }
   if (!todo.empty()) {

@@ -12,7 +12,7 @@
 namespace llmk::kata {
 namespace {
 
-std::string ReadAll(const std::filesystem::path& path) {
+std::string ReadKataJson(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::ostringstream text;
   text << in.rdbuf();
@@ -44,7 +44,7 @@ int BenchVerb(const Context& ctx, const std::string& kata_query, const std::stri
     return kExitUsage;
   }
   absl::StatusOr<std::vector<PerformanceThreshold>> thresholds =
-      ParsePerformance(ReadAll(ctx.root / kata.dir / "kata.json"), kata.dir + "/kata.json");
+      ParsePerformance(ReadKataJson(ctx.root / kata.dir / "kata.json"), kata.dir + "/kata.json");
   if (!thresholds.ok()) {
     PrintError(ctx, thresholds.status());
     return kExitNotPassing;

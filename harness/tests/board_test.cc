@@ -15,7 +15,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-StepResult Step(int number, const std::string& title, StepStatus status,
+StepResult BoardStep(int number, const std::string& title, StepStatus status,
                 const std::string& detail = "") {
   StepResult step;
   step.number = number;
@@ -33,9 +33,9 @@ GradeReport Report() {
   kata.title = "Attention";
   kata.dir = "katas/02_attention";
   kata.short_id = "02";
-  kata.steps = {Step(1, "Project", StepStatus::kPassing),
-                Step(2, "Scores Q·Kᵀ", StepStatus::kCrashed, "crashed in Step 2 (SIGSEGV)"),
-                Step(3, "Scale", StepStatus::kTodo)};
+  kata.steps = {BoardStep(1, "Project", StepStatus::kPassing),
+                BoardStep(2, "Scores Q·Kᵀ", StepStatus::kCrashed, "crashed in Step 2 (SIGSEGV)"),
+                BoardStep(3, "Scale", StepStatus::kTodo)};
   GradeReport report;
   report.variant = "learner";
   report.katas = {kata};

@@ -27,7 +27,7 @@ using testing::FakeRepo;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-RunOptions FastOptions() {
+RunOptions FastGradeOptions() {
   RunOptions options;
   options.timeout_seconds = 1.5;
   return options;
@@ -43,7 +43,7 @@ BuildFunction FakeBuilder(std::vector<std::string> broken) {
   };
 }
 
-std::string StatusTokens(const KataResult& kata) {
+std::string StepTokens(const KataResult& kata) {
   std::string tokens;
   for (const StepResult& step : kata.steps) {
     tokens += (tokens.empty() ? "" : " ") + std::string(StatusToken(step.status));
@@ -63,12 +63,12 @@ TEST(Grade, EveryMisbehaviourStaysWithItsKata) {
   repo.AddKata("13_pass_again", FakeKataBinary("pass"));
   const Catalog catalog = repo.Load();
 
-  const GradeReport report = GradeKatas(catalog.katas, Variant::kLearner, FastOptions(),
+  const GradeReport report = GradeKatas(catalog.katas, Variant::kLearner, FastGradeOptions(),
                                         FakeBuilder({"12_broken_test"}), nullptr);
   std::map<std::string, std::string> statuses;
   for (const KataResult& kata : report.katas) {
     statuses[kata.name] = kata.problem == KataProblem::kNone
-                              ? StatusTokens(kata)
+                              ? StepTokens(kata)
                               : std::string(ProblemToken(kata.problem));
   }
   const std::map<std::string, std::string> expected = {
@@ -99,7 +99,7 @@ TEST(Grade, AllPassingGradePasses) {
   repo.AddKata("01_pass", FakeKataBinary("pass"));
   const Catalog catalog = repo.Load();
   const GradeReport report =
-      GradeKatas(catalog.katas, Variant::kSolution, FastOptions(), FakeBuilder({}), nullptr);
+      GradeKatas(catalog.katas, Variant::kSolution, FastGradeOptions(), FakeBuilder({}), nullptr);
   EXPECT_TRUE(report.AllPass());
   EXPECT_EQ(report.variant, "solution");
 }
@@ -276,7 +276,7 @@ TEST(GradeAssignment, GradesOnlyTheAssignedKatasAndStepsAndScoresThem) {
       "katas": [{"kata": "todo", "weight": 4, "steps": [1, 2]}, {"kata": "02", "weight": 2}]})",
                                           catalog);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.assignment = &assignment;
   options.assignment_file = "w1.json";
   std::vector<std::string> built;
@@ -284,7 +284,7 @@ TEST(GradeAssignment, GradesOnlyTheAssignedKatasAndStepsAndScoresThem) {
       Grade(catalog, Variant::kLearner, options, RecordingBuilder(built), nullptr);
   EXPECT_EQ(built, (std::vector<std::string>{"01_todo_test", "02_pass_test"}));
   ASSERT_EQ(report.katas.size(), 2u);
-  EXPECT_EQ(StatusTokens(report.katas[0]), "passing todo not_run");
+  EXPECT_EQ(StepTokens(report.katas[0]), "passing todo not_run");
   EXPECT_EQ(report.katas[0].assigned_steps, (std::vector<int>{1, 2}));
   EXPECT_DOUBLE_EQ(report.katas[0].weight, 4);
   EXPECT_DOUBLE_EQ(report.katas[0].earned, 2);  // 1 of 2 assigned steps
@@ -306,7 +306,7 @@ TEST(GradeAssignment, PassesWhenEveryAssignedStepPasses) {
   const Assignment assignment = MustParse(
       R"({"schema": "llmk-assignment/1", "katas": [{"kata": "01", "steps": [1]}]})", catalog);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.assignment = &assignment;
   const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
   EXPECT_DOUBLE_EQ(report.score, 1);
@@ -321,7 +321,7 @@ TEST(GradeAssignment, AKataThatDoesNotCompileEarnsNothing) {
   const Assignment assignment = MustParse(
       R"({"schema": "llmk-assignment/1", "katas": [{"kata": "01", "weight": 5}]})", catalog);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.assignment = &assignment;
   const GradeReport report =
       Grade(catalog, Variant::kLearner, options, FakeBuilder({"01_pass_test"}), nullptr);
@@ -343,7 +343,7 @@ TEST(GradeAssignment, TheTimeLimitCoversTheWholeKata) {
   options.assignment = &assignment;
   const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
   const KataResult& kata = report.katas[0];
-  EXPECT_EQ(StatusTokens(kata), "timed_out timed_out timed_out");
+  EXPECT_EQ(StepTokens(kata), "timed_out timed_out timed_out");
   EXPECT_THAT(kata.steps[0].detail, HasSubstr("(the kata's time limit of 1 s ran out)"));
   EXPECT_LT(kata.steps[0].seconds, 4);
   EXPECT_EQ(kata.steps[1].detail, "not started: the kata's time limit of 1 s ran out");
@@ -361,11 +361,11 @@ TEST(GradeAssignment, TheStepTimeoutStillAppliesWithinTheTimeLimit) {
           "katas": [{"kata": "01", "weight": 3, "time_limit_seconds": 60}]})",
       catalog);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.assignment = &assignment;
   const GradeReport report = Grade(catalog, Variant::kLearner, options, FakeBuilder({}), nullptr);
   const KataResult& kata = report.katas[0];
-  EXPECT_EQ(StatusTokens(kata), "passing timed_out passing");
+  EXPECT_EQ(StepTokens(kata), "passing timed_out passing");
   EXPECT_THAT(kata.steps[1].detail, Not(HasSubstr("time limit")));
   EXPECT_DOUBLE_EQ(report.score, 2);
 }
@@ -382,7 +382,7 @@ TEST(GradeAssignment, PerformanceIsGradedFromOneBenchmarkRun) {
         {"what": "flops", "benchmark": "BM_Fast/64", "counter": "GFLOP/s", "min": 20}]}]})",
                                           catalog);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.assignment = &assignment;
   std::vector<std::string> built;
   const GradeReport report =
@@ -425,7 +425,7 @@ TEST(GradeAssignment, ABenchmarkThatMisbehavesFailsItsThresholds) {
           {"benchmark": "BM_Fast/64", "baseline": "BM_Slow/64", "min_speedup": 1}]}]})",
                                             catalog);
     GradeOptions options;
-    options.run = FastOptions();
+    options.run = FastGradeOptions();
     options.assignment = &assignment;
     options.benchmark.timeout = std::chrono::milliseconds(1500);
     std::vector<std::string> built;
@@ -452,7 +452,7 @@ TEST(GradeAssignment, BenchWithoutAnAssignmentUsesKataJsonThresholds) {
   Catalog catalog = repo.Load();
   SetBench(catalog, "01_pass", LLMK_FAKE_BENCH);
   GradeOptions options;
-  options.run = FastOptions();
+  options.run = FastGradeOptions();
   options.bench = true;
   std::vector<std::string> built;
   const GradeReport report =
@@ -492,7 +492,7 @@ class IntegrityGrade : public ::testing::Test {
                                         integrity),
                             catalog_);
     GradeOptions options;
-    options.run = FastOptions();
+    options.run = FastGradeOptions();
     options.assignment = &assignment_;
     options.digests = digests_;
     options.digests_file = "tests.sha256";

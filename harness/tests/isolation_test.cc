@@ -40,7 +40,7 @@ BuildResult BuildsFine(const std::string&) {
 std::string MarkerValue() { return fmt::format("isolation-{}", getpid()); }
 constexpr char kMarker[] = "LLMK_ISOLATION_TEST_MARKER";
 
-std::string StatusTokens(const KataResult& kata) {
+std::string OutcomeTokens(const KataResult& kata) {
   if (kata.problem != KataProblem::kNone) return std::string(ProblemToken(kata.problem));
   std::string tokens;
   for (const StepResult& step : kata.steps) {
@@ -109,7 +109,7 @@ TEST(Isolation, EveryMisbehaviourStaysWithItsKataAndNothingSurvives) {
   std::map<std::string, std::string> statuses;
   std::map<std::string, const KataResult*> by_name;
   for (const KataResult& kata : report.katas) {
-    statuses[kata.name] = StatusTokens(kata);
+    statuses[kata.name] = OutcomeTokens(kata);
     by_name[kata.name] = &kata;
   }
   const std::map<std::string, std::string> expected = {

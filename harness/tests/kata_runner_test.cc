@@ -22,14 +22,14 @@ using testing::NoChildProcessLeft;
 
 constexpr double kTimeoutSeconds = 2;
 
-RunOptions FastOptions() {
+RunOptions FastRunOptions() {
   RunOptions options;
   options.timeout_seconds = kTimeoutSeconds;
   return options;
 }
 
 // Runs fake_kata_NAME as the learner binary of a three-step kata.
-KataResult RunFake(const std::string& fake, const RunOptions& options = FastOptions(),
+KataResult RunFakeKata(const std::string& fake, const RunOptions& options = FastRunOptions(),
                    const std::string& kata_json = "") {
   FakeRepo repo;
   repo.AddKata("01_" + fake, FakeKataBinary(fake), kata_json);
@@ -53,7 +53,7 @@ const TestResult* FindTest(const StepResult& step, const std::string& name) {
 }
 
 TEST(KataRunner, PassingKataPassesEveryStep) {
-  const KataResult result = RunFake("pass");
+  const KataResult result = RunFakeKata("pass");
   EXPECT_EQ(result.problem, KataProblem::kNone) << result.problem_detail;
   EXPECT_EQ(Statuses(result), std::vector<StepStatus>(3, StepStatus::kPassing));
   ASSERT_EQ(result.steps[0].tests.size(), 2u);
@@ -64,7 +64,7 @@ TEST(KataRunner, PassingKataPassesEveryStep) {
 }
 
 TEST(KataRunner, NotImplementedIsTodoAndAWrongAnswerIsFailing) {
-  const KataResult result = RunFake("todo");
+  const KataResult result = RunFakeKata("todo");
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kTodo,
                                                        StepStatus::kFailing}));
   const TestResult* stub = FindTest(result.steps[1], "Step2_Second.UsesStub");
@@ -79,7 +79,7 @@ TEST(KataRunner, NotImplementedIsTodoAndAWrongAnswerIsFailing) {
 }
 
 TEST(KataRunner, FailedAssertionKeepsGtestsMessage) {
-  const KataResult result = RunFake("fail");
+  const KataResult result = RunFakeKata("fail");
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kFailing,
                                                        StepStatus::kPassing}));
   const TestResult* test = FindTest(result.steps[1], "Step2_Second.SoftmaxRowSumsToOne");
@@ -90,7 +90,7 @@ TEST(KataRunner, FailedAssertionKeepsGtestsMessage) {
 }
 
 TEST(KataRunner, SegfaultIsACrashInItsStepAndLaterStepsStillRun) {
-  const KataResult result = RunFake("segv");
+  const KataResult result = RunFakeKata("segv");
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kCrashed,
                                                        StepStatus::kPassing}));
   const StepResult& step = result.steps[1];
@@ -104,7 +104,7 @@ TEST(KataRunner, SegfaultIsACrashInItsStepAndLaterStepsStillRun) {
 }
 
 TEST(KataRunner, AbortIsACrash) {
-  const KataResult result = RunFake("abort");
+  const KataResult result = RunFakeKata("abort");
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kCrashed,
                                                        StepStatus::kPassing}));
   EXPECT_EQ(result.steps[1].detail, "crashed in Step 2 (SIGABRT)");
@@ -113,7 +113,7 @@ TEST(KataRunner, AbortIsACrash) {
 
 TEST(KataRunner, BusyLoopTimesOutAndIsKilled) {
   const auto start = std::chrono::steady_clock::now();
-  const KataResult result = RunFake("hang");
+  const KataResult result = RunFakeKata("hang");
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kTimedOut,
                                                        StepStatus::kPassing}));
@@ -124,7 +124,7 @@ TEST(KataRunner, BusyLoopTimesOutAndIsKilled) {
 }
 
 TEST(KataRunner, SleepingForeverTimesOutInStep1) {
-  const KataResult result = RunFake("sleep");
+  const KataResult result = RunFakeKata("sleep");
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kTimedOut, StepStatus::kPassing,
                                                        StepStatus::kPassing}));
   EXPECT_EQ(result.steps[0].detail, "timed out after 2 s");
@@ -132,7 +132,7 @@ TEST(KataRunner, SleepingForeverTimesOutInStep1) {
 }
 
 TEST(KataRunner, ExitZeroHalfWayIsAnEarlyExit) {
-  const KataResult result = RunFake("exit_early");
+  const KataResult result = RunFakeKata("exit_early");
   EXPECT_EQ(Statuses(result),
             (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kExitedEarly,
                                      StepStatus::kPassing}));
@@ -144,7 +144,7 @@ TEST(KataRunner, ExitZeroHalfWayIsAnEarlyExit) {
 }
 
 TEST(KataRunner, OutputFloodIsStopped) {
-  const KataResult result = RunFake("flood");
+  const KataResult result = RunFakeKata("flood");
   ASSERT_EQ(result.steps.size(), 3u);
   EXPECT_EQ(result.steps[0].status, StepStatus::kFlooded);
   EXPECT_EQ(result.steps[0].detail, "flooded its output (more than 8 MiB)");
@@ -158,11 +158,11 @@ TEST(KataRunner, ChildLeftBehindIsKilled) {
   absl::StatusOr<TempDir> dir = TempDir::Create("kata-fork-test");
   ASSERT_TRUE(dir.ok());
   const std::string pid_file = (dir->path() / "child.pid").string();
-  RunOptions options = FastOptions();
+  RunOptions options = FastRunOptions();
   options.env.emplace_back("FAKE_KATA_PID_FILE", pid_file);
 
   const auto start = std::chrono::steady_clock::now();
-  const KataResult result = RunFake("fork", options);
+  const KataResult result = RunFakeKata("fork", options);
   const auto elapsed = std::chrono::steady_clock::now() - start;
 
   EXPECT_EQ(result.steps[0].status, StepStatus::kPassing) << result.steps[0].detail;
@@ -177,7 +177,7 @@ TEST(KataRunner, ChildLeftBehindIsKilled) {
 }
 
 TEST(KataRunner, CrashWhileListingIsReportedAgainstTheKata) {
-  const KataResult result = RunFake("crash_at_start");
+  const KataResult result = RunFakeKata("crash_at_start");
   EXPECT_EQ(result.problem, KataProblem::kCannotList);
   EXPECT_EQ(result.problem_detail, "crashed while listing its tests (SIGSEGV)");
   EXPECT_EQ(Statuses(result), std::vector<StepStatus>(3, StepStatus::kNotRun));
@@ -186,7 +186,7 @@ TEST(KataRunner, CrashWhileListingIsReportedAgainstTheKata) {
 
 TEST(KataRunner, StepWithoutTestsIsNoTests) {
   const KataResult result =
-      RunFake("pass", FastOptions(), testing::ThreeStepKataJson("01_pass", 0, {"Step4_Missing"}));
+      RunFakeKata("pass", FastRunOptions(), testing::ThreeStepKataJson("01_pass", 0, {"Step4_Missing"}));
   ASSERT_EQ(result.steps.size(), 4u);
   EXPECT_EQ(result.steps[3].status, StepStatus::kNoTests);
   EXPECT_EQ(result.steps[3].detail, "no tests in Step4_Missing");
@@ -196,27 +196,27 @@ TEST(KataRunner, StepWithoutTestsIsNoTests) {
 
 TEST(KataRunner, TestsInNoStepAreNoted) {
   const KataResult result =
-      RunFake("pass", FastOptions(),
+      RunFakeKata("pass", FastRunOptions(),
               R"({"name": "01_pass", "steps": [{"number": 1, "suite": "Step1_First"}]})");
   EXPECT_EQ(result.tests_in_no_step,
             (std::vector<std::string>{"Step2_Second.Compares", "Step3_Third.Negates"}));
 }
 
 TEST(KataRunner, OnlyStepRunsThatStep) {
-  RunOptions options = FastOptions();
+  RunOptions options = FastRunOptions();
   options.only_step = 2;
-  const KataResult result = RunFake("segv", options);
+  const KataResult result = RunFakeKata("segv", options);
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kNotRun, StepStatus::kCrashed,
                                                        StepStatus::kNotRun}));
   EXPECT_FALSE(result.RunStepsPass());
 
   options.only_step = 3;
-  EXPECT_TRUE(RunFake("segv", options).RunStepsPass());
+  EXPECT_TRUE(RunFakeKata("segv", options).RunStepsPass());
 }
 
 TEST(KataRunner, KataTimeoutComesFromKataJson) {
   const KataResult result =
-      RunFake("sleep", RunOptions{}, testing::ThreeStepKataJson("01_sleep", 1));
+      RunFakeKata("sleep", RunOptions{}, testing::ThreeStepKataJson("01_sleep", 1));
   EXPECT_EQ(result.steps[0].detail, "timed out after 1 s");
 }
 
@@ -224,15 +224,15 @@ TEST(KataRunner, MissingBinaryIsAProblemNotACrash) {
   FakeRepo repo;
   repo.AddKata("01_missing", "/nonexistent/fake_kata");
   const Catalog catalog = repo.Load();
-  const KataResult result = RunKata(catalog.katas.front(), Variant::kLearner, FastOptions());
+  const KataResult result = RunKata(catalog.katas.front(), Variant::kLearner, FastRunOptions());
   EXPECT_EQ(result.problem, KataProblem::kNoBinary);
   EXPECT_THAT(result.problem_detail, HasSubstr("/nonexistent/fake_kata does not exist"));
 }
 
 TEST(KataRunner, StepsRunsOnlyThoseSteps) {
-  RunOptions options = FastOptions();
+  RunOptions options = FastRunOptions();
   options.steps = std::vector<int>{1, 3};
-  const KataResult result = RunFake("segv", options);  // step 2 would crash
+  const KataResult result = RunFakeKata("segv", options);  // step 2 would crash
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kPassing, StepStatus::kNotRun,
                                                        StepStatus::kPassing}));
   EXPECT_TRUE(result.RunStepsPass());
@@ -242,7 +242,7 @@ TEST(KataRunner, TheKataTimeLimitStopsTheStepsThatCannotStart) {
   RunOptions options;
   options.timeout_seconds = 5;
   options.kata_time_limit_seconds = 0.8;
-  const KataResult result = RunFake("sleep", options);  // step 1 sleeps forever
+  const KataResult result = RunFakeKata("sleep", options);  // step 1 sleeps forever
   EXPECT_EQ(Statuses(result), (std::vector<StepStatus>{StepStatus::kTimedOut, StepStatus::kTimedOut,
                                                        StepStatus::kTimedOut}));
   EXPECT_THAT(result.steps[0].detail, HasSubstr("(the kata's time limit of 0.8 s ran out)"));
@@ -251,9 +251,9 @@ TEST(KataRunner, TheKataTimeLimitStopsTheStepsThatCannotStart) {
 }
 
 TEST(KataRunner, AGenerousKataTimeLimitChangesNothing) {
-  RunOptions options = FastOptions();
+  RunOptions options = FastRunOptions();
   options.kata_time_limit_seconds = 60;
-  const KataResult result = RunFake("pass", options);
+  const KataResult result = RunFakeKata("pass", options);
   EXPECT_TRUE(result.AllStepsPass());
 }
 

@@ -136,7 +136,7 @@ bool IsCleanUtf8(std::string_view text) {
   return true;
 }
 
-StepResult Step(int number, std::string suite, StepStatus status, int passed, int total) {
+StepResult HtmlStep(int number, std::string suite, StepStatus status, int passed, int total) {
   StepResult step;
   step.number = number;
   step.suite = suite;
@@ -178,7 +178,7 @@ KataResult Kata(std::string name, std::vector<StepResult> steps) {
 GradeReport SampleReport() {
   GradeReport report;
   report.variant = "learner";
-  StepResult crashed = Step(4, "Step4_Softmax", StepStatus::kCrashed, 1, 3);
+  StepResult crashed = HtmlStep(4, "Step4_Softmax", StepStatus::kCrashed, 1, 3);
   crashed.tests[1].outcome = TestOutcome::kNotRun;
   crashed.tests[1].failures.clear();
   crashed.tests[2].outcome = TestOutcome::kNotRun;
@@ -187,12 +187,12 @@ GradeReport SampleReport() {
   crashed.unfinished_test = "Step4_Softmax.Test1";
   crashed.output = "[ RUN      ] Step4_Softmax.Test1\nSegmentation fault";
   report.katas.push_back(
-      Kata("02_attention", {Step(1, "Step1_Project", StepStatus::kPassing, 4, 4),
-                            Step(2, "Step2_Scores", StepStatus::kFailing, 3, 4),
-                            Step(3, "Step3_Scale", StepStatus::kTodo, 0, 2), crashed}));
+      Kata("02_attention", {HtmlStep(1, "Step1_Project", StepStatus::kPassing, 4, 4),
+                            HtmlStep(2, "Step2_Scores", StepStatus::kFailing, 3, 4),
+                            HtmlStep(3, "Step3_Scale", StepStatus::kTodo, 0, 2), crashed}));
   report.katas.push_back(
-      Kata("03_scaling", {Step(1, "Step1_Variance", StepStatus::kPassing, 2, 2),
-                          Step(2, "Step2_Entropy", StepStatus::kFailing, 1, 3)}));
+      Kata("03_scaling", {HtmlStep(1, "Step1_Variance", StepStatus::kPassing, 2, 2),
+                          HtmlStep(2, "Step2_Entropy", StepStatus::kFailing, 1, 3)}));
   return report;
 }
 
@@ -305,7 +305,7 @@ TEST(HtmlReport, ProgressBarWidthsFollowTheCounts) {
 
 TEST(HtmlReport, StepWithoutTestsHasAnEmptyBar) {
   GradeReport report;
-  report.katas.push_back(Kata("05_backprop", {Step(1, "Step1_Chain", StepStatus::kNoTests, 0, 0)}));
+  report.katas.push_back(Kata("05_backprop", {HtmlStep(1, "Step1_Chain", StepStatus::kNoTests, 0, 0)}));
   EXPECT_THAT(ProgressBars(HtmlReport(report)), ElementsAre(Pair("0%", "0/0")));
 }
 
@@ -454,7 +454,7 @@ TEST(HtmlReport, DetailsShowWhatDoesNotPass) {
 TEST(HtmlReport, AllPassingHasNoDetails) {
   GradeReport report;
   report.variant = "solution";
-  report.katas.push_back(Kata("01_bpe", {Step(1, "Step1_Count", StepStatus::kPassing, 3, 3)}));
+  report.katas.push_back(Kata("01_bpe", {HtmlStep(1, "Step1_Count", StepStatus::kPassing, 3, 3)}));
   const std::string html = HtmlReport(report);
   EXPECT_THAT(html, HasSubstr("<span class=\"verdict yes\">all passing</span>"));
   EXPECT_THAT(html, Not(HasSubstr("What does not pass")));

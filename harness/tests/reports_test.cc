@@ -17,7 +17,7 @@ using ::testing::Not;
 // invalid UTF-8, a control character, a markdown table break and a fence.
 const std::string kNasty = "<tag attr=\"v\"> & 'q' \x1b[31mred\x1b[0m \xff\xfe \x01 | ``` end";
 
-GradeReport SampleReport() {
+GradeReport SampleGrade() {
   GradeReport report;
   report.variant = "learner";
 
@@ -76,7 +76,7 @@ GradeReport SampleReport() {
 }
 
 TEST(JsonReport, ParsesBackWithEveryField) {
-  const std::string text = JsonReport(SampleReport());
+  const std::string text = JsonReport(SampleGrade());
   const nlohmann::json json = nlohmann::json::parse(text);  // throws if invalid
   EXPECT_EQ(json["schema"], "llmk-kata-grade/1");
   EXPECT_EQ(json["passed"], false);
@@ -155,7 +155,7 @@ TEST(JsonReport, ParsesBackWithEveryField) {
 }
 
 TEST(JunitReport, IsWellFormedAndCountsRight) {
-  const std::string xml = JunitReport(SampleReport());
+  const std::string xml = JunitReport(SampleGrade());
   EXPECT_TRUE(IsWellFormedXml(xml)) << xml;
   EXPECT_THAT(xml, HasSubstr("tests=\"7\" failures=\"3\" errors=\"2\" skipped=\"1\""));
   EXPECT_THAT(xml, HasSubstr("<testsuite name=\"02_attention.Step2_Scores\""));
@@ -175,7 +175,7 @@ TEST(JunitReport, CheckerRejectsBrokenXml) {
 }
 
 TEST(MarkdownReport, HasTheTableAndTheDetails) {
-  const std::string markdown = MarkdownReport(SampleReport());
+  const std::string markdown = MarkdownReport(SampleGrade());
   EXPECT_THAT(markdown, HasSubstr("# Kata grade (learner): 1/4 steps passing ❌\n"));
   EXPECT_THAT(markdown, HasSubstr("| Kata | Step | Title | Status | Detail |\n"
                                   "| --- | ---: | --- | --- | --- |\n"));
@@ -194,9 +194,9 @@ TEST(MarkdownReport, HasTheTableAndTheDetails) {
   }
 }
 
-// SampleReport graded with an assignment, a benchmark run and digests.
+// SampleGrade graded with an assignment, a benchmark run and digests.
 GradeReport GradedSampleReport() {
-  GradeReport report = SampleReport();
+  GradeReport report = SampleGrade();
   report.has_assignment = true;
   report.assignment_title = "Week 2: <attention>";
   report.assignment_file = "week2.json";
@@ -279,7 +279,7 @@ TEST(JsonReport, CarriesTheAssignmentPerformanceAndIntegrity) {
 }
 
 TEST(JsonReport, WithoutAnAssignmentItIsNull) {
-  const nlohmann::json json = nlohmann::json::parse(JsonReport(SampleReport()));
+  const nlohmann::json json = nlohmann::json::parse(JsonReport(SampleGrade()));
   EXPECT_TRUE(json["assignment"].is_null());
   EXPECT_EQ(json["integrity"]["checked"], false);
   EXPECT_EQ(json["katas"][0]["performance"], nlohmann::json::array());
@@ -306,7 +306,7 @@ TEST(JunitReport, HasAPerformanceAndAnIntegritySuite) {
 }
 
 TEST(JunitReport, ABenchmarkThatDidNotRunIsAnError) {
-  GradeReport report = SampleReport();
+  GradeReport report = SampleGrade();
   report.katas[0].performance_run = true;
   report.katas[0].performance_problem = "the benchmark x_bench does not compile";
   report.shared_files = {FileCheck{"harness/support/a.cc", "aa", "ab", FileState::kChanged}};
@@ -336,10 +336,10 @@ TEST(MarkdownReport, HasTheScorePerformanceTableAndIntegritySection) {
 }
 
 TEST(MarkdownReport, SaysWhenTheFilesWereNotChecked) {
-  GradeReport report = SampleReport();
+  GradeReport report = SampleGrade();
   report.has_assignment = true;
   EXPECT_THAT(MarkdownReport(report), HasSubstr("## Integrity\n\nNot checked (no digests).\n"));
-  EXPECT_THAT(MarkdownReport(SampleReport()), Not(HasSubstr("## Integrity")));
+  EXPECT_THAT(MarkdownReport(SampleGrade()), Not(HasSubstr("## Integrity")));
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace {
 using ::testing::Contains;
 using ::testing::HasSubstr;
 
-KataResult RunFake(const std::string& fake, const std::string& kata_json = "") {
+KataResult RunFakeLearner(const std::string& fake, const std::string& kata_json = "") {
   testing::FakeRepo repo;
   repo.AddKata("01_" + fake, testing::FakeKataBinary(fake), kata_json);
   const Catalog catalog = repo.Load();
@@ -23,8 +23,8 @@ KataResult RunFake(const std::string& fake, const std::string& kata_json = "") {
 }
 
 TEST(CheckKataRule, NamesTestsThatBreakTheRule) {
-  const KataResult solution = RunFake("fail");  // Step2 fails on the "solution"
-  const KataResult stub = RunFake("todo");      // Step1 passes on the "stub"
+  const KataResult solution = RunFakeLearner("fail");  // Step2 fails on the "solution"
+  const KataResult stub = RunFakeLearner("todo");      // Step1 passes on the "stub"
   SelftestTally tally;
   CheckKataRule(solution, stub, tally);
   EXPECT_EQ(tally.solution_passed, 2);
@@ -41,8 +41,8 @@ TEST(CheckKataRule, NamesTestsThatBreakTheRule) {
 
 TEST(CheckKataRule, CountsStepsWithoutTestsAndCrashes) {
   const KataResult solution =
-      RunFake("segv", testing::ThreeStepKataJson("01_segv", 0, {"Step4_None"}));
-  const KataResult stub = RunFake("todo");
+      RunFakeLearner("segv", testing::ThreeStepKataJson("01_segv", 0, {"Step4_None"}));
+  const KataResult stub = RunFakeLearner("todo");
   SelftestTally tally;
   CheckKataRule(solution, stub, tally);
   EXPECT_EQ(tally.solution_failed, 1);  // Step2_Second.Segfaults did not finish
@@ -53,7 +53,7 @@ TEST(CheckKataRule, CountsStepsWithoutTestsAndCrashes) {
 }
 
 TEST(CheckKataRule, AKataThatCannotListIsOneFailure) {
-  const KataResult broken = RunFake("crash_at_start");
+  const KataResult broken = RunFakeLearner("crash_at_start");
   SelftestTally tally;
   CheckKataRule(broken, broken, tally);
   EXPECT_EQ(tally.Failed(), 2);
