@@ -144,11 +144,17 @@ std::string RenderKata(const KataResult& kata, const Style& style, bool only_run
   const std::size_t used = DisplayWidth(heading) + score.size();
   std::string out = style.Bold(heading) +
                     std::string(used < kHeaderWidth ? kHeaderWidth - used : 1, ' ') + score + "\n";
+  if (!kata.note.empty()) out += fmt::format("  {}\n", kata.note);
   if (kata.problem != KataProblem::kNone) {
     out += fmt::format("  {}: {}\n", style.Problem(kata.problem), kata.problem_detail);
     if (!Trim(kata.problem_output).empty()) out += Indent(kata.problem_output, "    | ");
     return out;
   }
+  // A kata the board has no run of: its note says so, and a list of "not run" says nothing more.
+  const bool none_run =
+      std::all_of(kata.steps.begin(), kata.steps.end(),
+                  [](const StepResult& step) { return step.status == StepStatus::kNotRun; });
+  if (none_run && !kata.note.empty()) return out;
   for (const StepResult& step : kata.steps) {
     if (only_run_steps && step.status == StepStatus::kNotRun) continue;
     out += StepLine(step, style);

@@ -91,6 +91,9 @@ struct KataResult {
   std::string problem_detail;
   std::string problem_output;
   std::vector<StepResult> steps;  // every step of kata.json, in order
+  // What the board adds under the kata's heading when it shows a recorded run
+  // rather than a fresh one: "not run yet: ...", "attention.cc changed after this run: ...".
+  std::string note;
   // Listed tests whose suite is the suite of no step (the selftest flags them).
   std::vector<std::string> tests_in_no_step;
 

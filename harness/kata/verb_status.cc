@@ -1,5 +1,7 @@
-// `kata` / `kata status`: builds and runs every learner kata and prints the
-// board. Always exits 0: the board is information, not a verdict.
+// `kata` / `kata status`: the board, from the latest recorded run of each kata
+// (`kata test`, `kata grade`). It builds and runs nothing, so it appears at once on
+// a fresh clone; a kata never run says "not run yet". Always exits 0: the board
+// is information, not a verdict.
 #include <fmt/format.h>
 
 #include "board.h"
@@ -15,15 +17,24 @@ int StatusVerb(const Context& ctx) {
     PrintError(ctx, catalog.status());
     return kExitNotPassing;
   }
-  const GradeReport report =
-      GradeKatas(catalog->katas, Variant::kLearner, ctx.MakeRunOptions(), ctx.Builder(),
-                 [&](std::string_view line) { PrintProgress(ctx, line); });
-  for (const KataResult& kata : report.katas) {
-    if (absl::Status saved = SaveLastRun(ctx.build_dir, kata); !saved.ok()) {
-      PrintError(ctx, saved);
-    }
+  GradeReport report;
+  report.variant = std::string(VariantName(Variant::kLearner));
+  int not_run = 0;
+  for (const Kata& kata : catalog->katas) {
+    report.katas.push_back(LastRunResult(kata, ctx.root, ctx.build_dir));
+    const KataResult& shown = report.katas.back();
+    const bool any_run = std::any_of(shown.steps.begin(), shown.steps.end(), [](const StepResult& s) {
+      return s.status != StepStatus::kNotRun;
+    });
+    if (!any_run && shown.problem == KataProblem::kNone) ++not_run;
   }
-  fmt::print(ctx.out, "\n{}", RenderBoard(report, ctx.style));
+  fmt::print(ctx.out, "{}", RenderBoard(report, ctx.style));
+  if (not_run > 0) {
+    fmt::print(ctx.out,
+               "\n{} of {} katas not run yet. The board shows each kata's latest run;\n"
+               "./kata test NN builds and runs one, ./kata grade all of them.\n",
+               not_run, report.katas.size());
+  }
   return kExitOk;
 }
 

@@ -40,7 +40,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitNotPassing = 1;
 inline constexpr int kExitUsage = 2;
 
-// `kata` / `kata status`: build and run every learner kata, print the board.
+// `kata` / `kata status`: the board from each kata's latest recorded run; builds and
+// runs nothing ("not run yet" for a kata never run).
 int StatusVerb(const Context& ctx);
 
 // `kata list`: katas and their steps, without building.

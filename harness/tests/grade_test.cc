@@ -6,8 +6,10 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -177,18 +179,90 @@ TEST_F(VerbTest, UnknownKataIsAUsageError) {
   EXPECT_THAT(Err(), HasSubstr("no kata \"attention\"; the katas are: 04_pass"));
 }
 
-TEST_F(VerbTest, StatusPrintsTheBoardAndNext) {
+TEST_F(VerbTest, StatusBuildsAndRunsNothingAndSaysWhatWasNotRun) {
+  // A crashing binary: had the board run it, it would say "crashed".
+  repo_.AddKata("01_segv", FakeKataBinary("segv"));
+  repo_.AddKata("02_todo", FakeKataBinary("todo"));
+  repo_.Load();
+  std::vector<std::string> built;
+  ctx_.build = [&](const std::string& target) {
+    built.push_back(target);
+    BuildResult result;
+    result.ok = true;
+    return result;
+  };
+  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+  EXPECT_THAT(built, ::testing::IsEmpty());
+  const std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("01_segv  Fake kata 01_segv"));
+  EXPECT_THAT(out, HasSubstr("  not run yet (3 steps): ./kata test 01 builds and runs it\n"));
+  EXPECT_THAT(out, Not(HasSubstr("crashed")));
+  EXPECT_THAT(out, Not(HasSubstr("  todo ")));
+  EXPECT_THAT(out, HasSubstr("Score: 0/6 steps passing"));
+  EXPECT_THAT(out, HasSubstr("Next: 01_segv, step 1: First things (not run)\n"
+                             "  run   ./kata test 01\n"));
+  EXPECT_THAT(out, HasSubstr("2 of 2 katas not run yet."));
+}
+
+TEST_F(VerbTest, StatusShowsTheRealStateAfterATestAndNothingElse) {
   repo_.AddKata("01_pass", FakeKataBinary("pass"));
   repo_.AddKata("02_todo", FakeKataBinary("todo"));
   repo_.Load();
+  ASSERT_EQ(TestVerb(ctx_, "02", std::nullopt), kExitNotPassing);
+  Out();  // what the test printed
+  std::rewind(out_);
+  ASSERT_EQ(ftruncate(fileno(out_), 0), 0);
   EXPECT_EQ(StatusVerb(ctx_), kExitOk);
   const std::string out = Out();
-  EXPECT_THAT(out, HasSubstr("01_pass  Fake kata 01_pass"));
-  EXPECT_THAT(out, HasSubstr("todo          Step 2  Second <&\"> thing"));
-  EXPECT_THAT(out, HasSubstr("Score: 4/6 steps passing"));
-  EXPECT_THAT(out, HasSubstr("Next: 02_todo, step 2: Second <&\"> thing (todo)\n"
-                             "  run   ./kata test 02\n"
-                             "  read  katas/02_todo/README.md#step-2-second-thing\n"));
+  EXPECT_THAT(out, HasSubstr("  not run yet (3 steps): ./kata test 01 builds and runs it\n"));
+  EXPECT_THAT(out, HasSubstr("02_todo  Fake kata 02_todo"));
+  EXPECT_THAT(out, HasSubstr("  passing       Step 1  First things\n"
+                             "  todo          Step 2  Second <&\"> thing\n"
+                             "  failing       Step 3  Third thing\n"));
+  EXPECT_THAT(out, Not(HasSubstr("changed after this run")));
+  EXPECT_THAT(out, HasSubstr("Score: 1/6 steps passing"));
+  EXPECT_THAT(out, HasSubstr("1 of 2 katas not run yet."));
+  // The first kata's steps were not run: it comes first in what to do next.
+  EXPECT_THAT(out, HasSubstr("Next: 01_pass, step 1: First things (not run)\n"));
+}
+
+TEST_F(VerbTest, StatusSaysWhenAFileChangedAfterTheRecordedRun) {
+  repo_.AddKata("02_todo", FakeKataBinary("todo"));
+  repo_.Load();
+  ASSERT_EQ(TestVerb(ctx_, "02", std::nullopt), kExitNotPassing);
+  const std::filesystem::path record = repo_.build_dir() / ".kata" / "last_run" / "02_todo.json";
+  ASSERT_TRUE(std::filesystem::exists(record));
+  // The record is an hour old; the learner's stub was written after it.
+  std::filesystem::last_write_time(record, std::filesystem::file_time_type::clock::now() -
+                                               std::chrono::hours(1));
+  std::filesystem::last_write_time(repo_.root() / "katas/02_todo/kata.json",
+                                   std::filesystem::file_time_type::clock::now() -
+                                       std::chrono::hours(2));
+  repo_.WriteFile("katas/02_todo/todo.cc", "// edited\n");
+  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+  const std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("  todo.cc changed after this run: ./kata test 02 runs it again\n"));
+  EXPECT_THAT(out, HasSubstr("  todo          Step 2  Second <&\"> thing\n"));
+}
+
+TEST_F(VerbTest, StatusShowsARecordedCompileErrorUntilABuildSucceeds) {
+  repo_.AddKata("04_pass", FakeKataBinary("pass"));
+  repo_.Load();
+  ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitOk);
+  ctx_.build = FakeBuilder({"04_pass_test"});
+  ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitNotPassing);
+  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+  std::string out = Out();
+  EXPECT_THAT(out, HasSubstr("does not compile"));
+  EXPECT_THAT(out, HasSubstr("Next: 04_pass does not compile"));
+  ctx_.build = FakeBuilder({});
+  ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitOk);
+  std::rewind(out_);
+  ASSERT_EQ(ftruncate(fileno(out_), 0), 0);
+  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+  out = Out();
+  EXPECT_THAT(out, Not(HasSubstr("does not compile")));
+  EXPECT_THAT(out, HasSubstr("All 3 steps pass. Well done!"));
 }
 
 TEST_F(VerbTest, HintFollowsTheLastRun) {
