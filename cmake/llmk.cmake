@@ -27,7 +27,8 @@ endif()
 # The sanitizer build (preset "sanitize"): AddressSanitizer (with LeakSanitizer) and
 # UndefinedBehaviorSanitizer on every target, any report fatal. -O1, not Debug's -O0 (at
 # which Eigen's templates run far slower), keeps the heavy tests (09, 06, 01) quick, and its
-# reports still name the right lines (line tables, -g1; the learner's kata sources get -g); the frame pointer gives full stacks; _GLIBCXX_ASSERTIONS checks std::vector::operator[]
+# reports still name the right lines (line tables, -g1; the learner's kata sources get -g);
+# the frame pointer gives full stacks; _GLIBCXX_ASSERTIONS checks std::vector::operator[]
 # and friends, which ASan cannot see inside a vector's capacity. Eigen's asserts stay on
 # (no NDEBUG). AVX2 sources keep their -mavx2 -mfma on top of these flags.
 if(LLMK_SANITIZE)
@@ -50,7 +51,6 @@ endif()
 # llmk_kata) so that a debugger shows their variables. Full -g everywhere costs a third more
 # compile time, most of it in the test objects' Eigen and GoogleTest templates.
 set(CMAKE_CXX_FLAGS_RELWITHDEBINFO "-O2 -g1")
-set(LLMK_LEARNER_DEBUG_FLAGS -g)
 
 # The compiler cache (Debian package ccache; ./kata installs it): a rebuild of what was
 # already compiled once, in this tree or in a copy of it (a handout the selftest grades,
@@ -135,9 +135,8 @@ function(llmk_kata)
     target_link_libraries(${lib} PUBLIC llmk_core ${K_IMPL_LIBS})
     llmk_apply_warnings(${lib})
   endforeach()
-  if(CMAKE_BUILD_TYPE STREQUAL "RelWithDebInfo" OR LLMK_SANITIZE)
-    target_compile_options(${K_NAME}_kata PRIVATE ${LLMK_LEARNER_DEBUG_FLAGS})
-  endif()
+  # Full debug information for the learner's own sources (the rest has line tables only).
+  target_compile_options(${K_NAME}_kata PRIVATE -g)
 
   # Test sources are compiled once and linked against each variant.
   add_library(${K_NAME}_tests OBJECT ${K_TESTS})

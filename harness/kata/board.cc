@@ -151,10 +151,7 @@ std::string RenderKata(const KataResult& kata, const Style& style, bool only_run
     return out;
   }
   // A kata the board has no run of: its note says so, and a list of "not run" says nothing more.
-  const bool none_run =
-      std::all_of(kata.steps.begin(), kata.steps.end(),
-                  [](const StepResult& step) { return step.status == StepStatus::kNotRun; });
-  if (none_run && !kata.note.empty()) return out;
+  if (kata.NoneRun() && !kata.note.empty()) return out;
   for (const StepResult& step : kata.steps) {
     if (only_run_steps && step.status == StepStatus::kNotRun) continue;
     out += StepLine(step, style);

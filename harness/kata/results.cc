@@ -103,6 +103,11 @@ bool KataResult::RunStepsPass() const {
   return any_run;
 }
 
+bool KataResult::NoneRun() const {
+  return std::all_of(steps.begin(), steps.end(),
+                     [](const StepResult& step) { return step.status == StepStatus::kNotRun; });
+}
+
 const StepResult* KataResult::FirstNonPassingRun() const {
   for (const StepResult& step : steps) {
     if (step.status != StepStatus::kNotRun && !step.Passing()) return &step;

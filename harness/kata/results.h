@@ -138,6 +138,8 @@ struct KataResult {
   // No problem, and every step that was run passes (at least one was run).
   bool RunStepsPass() const;
   bool AllStepsPass() const { return PassingSteps() == StepCount() && StepCount() > 0; }
+  // No step was run (none has a status but kNotRun).
+  bool NoneRun() const;
   // The first step that was run and does not pass, or nullptr.
   const StepResult* FirstNonPassingRun() const;
   // The first step that does not pass, run or not, or nullptr.

@@ -23,10 +23,7 @@ int StatusVerb(const Context& ctx) {
   for (const Kata& kata : catalog->katas) {
     report.katas.push_back(LastRunResult(kata, ctx.root, ctx.build_dir));
     const KataResult& shown = report.katas.back();
-    const bool any_run = std::any_of(shown.steps.begin(), shown.steps.end(), [](const StepResult& s) {
-      return s.status != StepStatus::kNotRun;
-    });
-    if (!any_run && shown.problem == KataProblem::kNone) ++not_run;
+    if (shown.NoneRun() && shown.problem == KataProblem::kNone) ++not_run;
   }
   fmt::print(ctx.out, "{}", RenderBoard(report, ctx.style));
   if (not_run > 0) {

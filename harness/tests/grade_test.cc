@@ -125,6 +125,14 @@ class VerbTest : public ::testing::Test {
   static std::string Read(std::FILE* file) { return testing::ReadAll(file); }
   std::string Out() const { return Read(out_); }
   std::string Err() const { return Read(err_); }
+  // The board alone: what StatusVerb prints, without what earlier verbs printed.
+  std::string Board() {
+    std::fflush(out_);
+    std::rewind(out_);
+    EXPECT_EQ(ftruncate(fileno(out_), 0), 0);
+    EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+    return Out();
+  }
 
   FakeRepo repo_;
   std::FILE* out_ = std::tmpfile();
@@ -191,9 +199,8 @@ TEST_F(VerbTest, StatusBuildsAndRunsNothingAndSaysWhatWasNotRun) {
     result.ok = true;
     return result;
   };
-  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
+  const std::string out = Board();
   EXPECT_THAT(built, ::testing::IsEmpty());
-  const std::string out = Out();
   EXPECT_THAT(out, HasSubstr("01_segv  Fake kata 01_segv"));
   EXPECT_THAT(out, HasSubstr("  not run yet (3 steps): ./kata test 01 builds and runs it\n"));
   EXPECT_THAT(out, Not(HasSubstr("crashed")));
@@ -209,11 +216,7 @@ TEST_F(VerbTest, StatusShowsTheRealStateAfterATestAndNothingElse) {
   repo_.AddKata("02_todo", FakeKataBinary("todo"));
   repo_.Load();
   ASSERT_EQ(TestVerb(ctx_, "02", std::nullopt), kExitNotPassing);
-  Out();  // what the test printed
-  std::rewind(out_);
-  ASSERT_EQ(ftruncate(fileno(out_), 0), 0);
-  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
-  const std::string out = Out();
+  const std::string out = Board();
   EXPECT_THAT(out, HasSubstr("  not run yet (3 steps): ./kata test 01 builds and runs it\n"));
   EXPECT_THAT(out, HasSubstr("02_todo  Fake kata 02_todo"));
   EXPECT_THAT(out, HasSubstr("  passing       Step 1  First things\n"
@@ -239,8 +242,7 @@ TEST_F(VerbTest, StatusSaysWhenAFileChangedAfterTheRecordedRun) {
                                    std::filesystem::file_time_type::clock::now() -
                                        std::chrono::hours(2));
   repo_.WriteFile("katas/02_todo/todo.cc", "// edited\n");
-  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
-  const std::string out = Out();
+  const std::string out = Board();
   EXPECT_THAT(out, HasSubstr("  todo.cc changed after this run: ./kata test 02 runs it again\n"));
   EXPECT_THAT(out, HasSubstr("  todo          Step 2  Second <&\"> thing\n"));
 }
@@ -251,16 +253,12 @@ TEST_F(VerbTest, StatusShowsARecordedCompileErrorUntilABuildSucceeds) {
   ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitOk);
   ctx_.build = FakeBuilder({"04_pass_test"});
   ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitNotPassing);
-  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
-  std::string out = Out();
-  EXPECT_THAT(out, HasSubstr("does not compile"));
+  std::string out = Board();
+  EXPECT_THAT(out, HasSubstr("  does not compile: "));
   EXPECT_THAT(out, HasSubstr("Next: 04_pass does not compile"));
   ctx_.build = FakeBuilder({});
   ASSERT_EQ(TestVerb(ctx_, "04", std::nullopt), kExitOk);
-  std::rewind(out_);
-  ASSERT_EQ(ftruncate(fileno(out_), 0), 0);
-  EXPECT_EQ(StatusVerb(ctx_), kExitOk);
-  out = Out();
+  out = Board();
   EXPECT_THAT(out, Not(HasSubstr("does not compile")));
   EXPECT_THAT(out, HasSubstr("All 3 steps pass. Well done!"));
 }
