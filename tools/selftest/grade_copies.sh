@@ -7,14 +7,19 @@
 #   4. an assignment's export (docs/assignments/attention-week.json) holds only its katas,
 #      builds on its own and `kata grade --assignment assignment.json` grades every assigned
 #      step todo, with the copy's tests and fixtures checked unchanged.
-# It builds two copies from scratch, the whole handout and the assignment's four katas (the
-# grade builds only the targets it runs): the slowest test of the repository (label slow).
-# Usage: grade_copies.sh SOURCE_DIR KATA_BINARY [PYTHON]
+# It configures two copies from scratch, the whole handout and the assignment's four katas
+# (the grade builds only the targets it runs). With the CMAKE_ARGS of the build that runs it
+# (its build type and warning flags), their compiles are that build's: ccache has them, and
+# only what differs (the solutions compiled from katas/, fixture.cc) is compiled again.
+# Usage: grade_copies.sh SOURCE_DIR KATA_BINARY [PYTHON [CMAKE_ARG...]]
 set -euo pipefail
 
 SRC="$1"
 KATA="$2"
 PYTHON="${3:-python3}"
+shift $(($# < 3 ? $# : 3))
+CMAKE_ARGS=("$@")
+((${#CMAKE_ARGS[@]} > 0)) || CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/llmk-copies.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
@@ -44,7 +49,7 @@ check_no_solutions() {  # check_no_solutions COPY
 }
 
 configure() {  # configure COPY
-  cmake -S "$1" -B "$1/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S "$1" -B "$1/build" -G Ninja "${CMAKE_ARGS[@]}" \
     >"$WORK/configure.log" 2>&1 || { cat "$WORK/configure.log" >&2; fail "configure of $1 failed"; }
   cmake --build "$1/build" --target kata -j2 >"$WORK/build.log" 2>&1 ||
     { tail -50 "$WORK/build.log" >&2; fail "building the harness of $1 failed"; }
