@@ -5,7 +5,7 @@
 #             SOLUTION_ONLY_SOURCES ...     # extra files only the solution has
 #             AVX2_SOURCES ...              # solution-only files compiled with -mavx2 -mfma
 #             TESTS attention_test.cc       # in katas/NAME/, built once, linked twice
-#             BENCHMARKS attention_bench.cc # optional, in katas/NAME/
+#             BENCHMARKS attention_bench.cc # optional, in katas/NAME/, built once, linked twice
 #             LIBS llmk_reference           # what tests and benchmarks link besides
 #             IMPL_LIBS absl::status        # what both implementations link besides llmk_core
 #             TEST_LINK_OPTIONS ...)        # link options of both test executables
@@ -177,6 +177,11 @@ function(llmk_kata)
 
   set(bench_exes "")
   if(K_BENCHMARKS)
+    # Like the tests: the benchmark sources are compiled once and linked against each variant.
+    add_library(${K_NAME}_benchmarks OBJECT ${K_BENCHMARKS})
+    target_include_directories(${K_NAME}_benchmarks PRIVATE ${kata_dir})
+    target_link_libraries(${K_NAME}_benchmarks PUBLIC ${K_LIBS} llmk_testing benchmark::benchmark)
+    llmk_apply_warnings(${K_NAME}_benchmarks)
     foreach(variant IN LISTS variants)
       if(variant STREQUAL "learner")
         set(exe ${K_NAME}_bench)
@@ -185,11 +190,8 @@ function(llmk_kata)
         set(exe ${K_NAME}_solution_bench)
         set(impl ${K_NAME}_solution)
       endif()
-      add_executable(${exe} ${K_BENCHMARKS})
-      target_include_directories(${exe} PRIVATE ${kata_dir})
-      target_link_libraries(${exe} PRIVATE ${impl} ${K_LIBS} llmk_testing
-                                           benchmark::benchmark_main)
-      llmk_apply_warnings(${exe})
+      add_executable(${exe} $<TARGET_OBJECTS:${K_NAME}_benchmarks>)
+      target_link_libraries(${exe} PRIVATE ${K_NAME}_benchmarks ${impl} benchmark::benchmark_main)
       list(APPEND bench_exes ${exe})
     endforeach()
   endif()
