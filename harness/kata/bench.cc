@@ -203,6 +203,11 @@ absl::StatusOr<std::vector<BenchmarkResult>> ParseBenchmarkJson(std::string_view
             "the benchmark report's \"{}\" must be a number, got {}", field, b[field].dump()));
       }
     }
+    // A threshold finds its benchmark by name: a run without one can be nobody's.
+    if (b["name"].get_ref<const std::string&>().empty()) {
+      return absl::InvalidArgumentError(
+          "the benchmark report has a benchmark whose \"name\" is empty");
+    }
     if (b.contains("error_occurred") && !b["error_occurred"].is_boolean()) {
       return absl::InvalidArgumentError(
           fmt::format("the benchmark report's \"error_occurred\" must be true or false, got {}",

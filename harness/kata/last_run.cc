@@ -57,9 +57,10 @@ Record LoadRecord(const fs::path& file) {
 std::map<int, std::string> LoadStatuses(const fs::path& file) { return LoadRecord(file).statuses; }
 
 std::optional<StepStatus> StatusOfToken(const std::string& token) {
-  constexpr std::array kAll = {StepStatus::kPassing,  StepStatus::kTodo,        StepStatus::kFailing,
-                               StepStatus::kCrashed,  StepStatus::kTimedOut,    StepStatus::kExitedEarly,
-                               StepStatus::kFlooded,  StepStatus::kNoTests,     StepStatus::kNotRun};
+  constexpr std::array kAll = {
+      StepStatus::kPassing, StepStatus::kTodo,     StepStatus::kFailing,
+      StepStatus::kCrashed, StepStatus::kTimedOut, StepStatus::kExitedEarly,
+      StepStatus::kFlooded, StepStatus::kNoTests,  StepStatus::kNotRun};
   for (StepStatus status : kAll) {
     if (StatusToken(status) == token) return status;
   }
@@ -100,8 +101,9 @@ absl::Status SaveLastRun(const fs::path& build_dir, const KataResult& result) {
   std::map<int, std::string> statuses = LoadStatuses(file);
   // Steps the kata no longer has are forgotten.
   for (auto it = statuses.begin(); it != statuses.end();) {
-    const bool known = std::any_of(result.steps.begin(), result.steps.end(),
-                                   [&](const StepResult& step) { return step.number == it->first; });
+    const bool known =
+        std::any_of(result.steps.begin(), result.steps.end(),
+                    [&](const StepResult& step) { return step.number == it->first; });
     it = known ? std::next(it) : statuses.erase(it);
   }
   for (const StepResult& step : result.steps) {

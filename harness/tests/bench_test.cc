@@ -35,6 +35,14 @@ TEST(Bench, ParsesIterationRunsInNanosecondsWithCounters) {
   EXPECT_TRUE((*results)[2].error);
 }
 
+TEST(Bench, AReportWithAnUnnamedBenchmarkIsAnErrorThatSaysSo) {
+  const absl::StatusOr<std::vector<BenchmarkResult>> results =
+      ParseBenchmarkJson(R"({"benchmarks": [{"name": "", "real_time": 1, "cpu_time": 1}]})");
+  ASSERT_FALSE(results.ok());
+  EXPECT_EQ(results.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(results.status().message()), ::testing::HasSubstr("\"name\" is empty"));
+}
+
 TEST(Bench, ChecksSpeedupsAndCounters) {
   absl::StatusOr<std::vector<PerformanceThreshold>> thresholds = ParsePerformance(R"({
     "performance": [

@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 StepResult BoardStep(int number, const std::string& title, StepStatus status,
-                const std::string& detail = "") {
+                     const std::string& detail = "") {
   StepResult step;
   step.number = number;
   step.suite = "Step" + std::to_string(number) + "_X";

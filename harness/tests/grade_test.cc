@@ -236,11 +236,11 @@ TEST_F(VerbTest, StatusSaysWhenAFileChangedAfterTheRecordedRun) {
   const std::filesystem::path record = repo_.build_dir() / ".kata" / "last_run" / "02_todo.json";
   ASSERT_TRUE(std::filesystem::exists(record));
   // The record is an hour old; the learner's stub was written after it.
-  std::filesystem::last_write_time(record, std::filesystem::file_time_type::clock::now() -
-                                               std::chrono::hours(1));
-  std::filesystem::last_write_time(repo_.root() / "katas/02_todo/kata.json",
-                                   std::filesystem::file_time_type::clock::now() -
-                                       std::chrono::hours(2));
+  std::filesystem::last_write_time(
+      record, std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
+  std::filesystem::last_write_time(
+      repo_.root() / "katas/02_todo/kata.json",
+      std::filesystem::file_time_type::clock::now() - std::chrono::hours(2));
   repo_.WriteFile("katas/02_todo/todo.cc", "// edited\n");
   const std::string out = Board();
   EXPECT_THAT(out, HasSubstr("  todo.cc changed after this run: ./kata test 02 runs it again\n"));

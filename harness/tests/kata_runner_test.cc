@@ -30,7 +30,7 @@ RunOptions FastRunOptions() {
 
 // Runs fake_kata_NAME as the learner binary of a three-step kata.
 KataResult RunFakeKata(const std::string& fake, const RunOptions& options = FastRunOptions(),
-                   const std::string& kata_json = "") {
+                       const std::string& kata_json = "") {
   FakeRepo repo;
   repo.AddKata("01_" + fake, FakeKataBinary(fake), kata_json);
   const Catalog catalog = repo.Load();
@@ -185,8 +185,8 @@ TEST(KataRunner, CrashWhileListingIsReportedAgainstTheKata) {
 }
 
 TEST(KataRunner, StepWithoutTestsIsNoTests) {
-  const KataResult result =
-      RunFakeKata("pass", FastRunOptions(), testing::ThreeStepKataJson("01_pass", 0, {"Step4_Missing"}));
+  const KataResult result = RunFakeKata(
+      "pass", FastRunOptions(), testing::ThreeStepKataJson("01_pass", 0, {"Step4_Missing"}));
   ASSERT_EQ(result.steps.size(), 4u);
   EXPECT_EQ(result.steps[3].status, StepStatus::kNoTests);
   EXPECT_EQ(result.steps[3].detail, "no tests in Step4_Missing");
@@ -197,7 +197,7 @@ TEST(KataRunner, StepWithoutTestsIsNoTests) {
 TEST(KataRunner, TestsInNoStepAreNoted) {
   const KataResult result =
       RunFakeKata("pass", FastRunOptions(),
-              R"({"name": "01_pass", "steps": [{"number": 1, "suite": "Step1_First"}]})");
+                  R"({"name": "01_pass", "steps": [{"number": 1, "suite": "Step1_First"}]})");
   EXPECT_EQ(result.tests_in_no_step,
             (std::vector<std::string>{"Step2_Second.Compares", "Step3_Third.Negates"}));
 }

@@ -305,7 +305,8 @@ TEST(HtmlReport, ProgressBarWidthsFollowTheCounts) {
 
 TEST(HtmlReport, StepWithoutTestsHasAnEmptyBar) {
   GradeReport report;
-  report.katas.push_back(Kata("05_backprop", {HtmlStep(1, "Step1_Chain", StepStatus::kNoTests, 0, 0)}));
+  report.katas.push_back(
+      Kata("05_backprop", {HtmlStep(1, "Step1_Chain", StepStatus::kNoTests, 0, 0)}));
   EXPECT_THAT(ProgressBars(HtmlReport(report)), ElementsAre(Pair("0%", "0/0")));
 }
 
