@@ -27,11 +27,8 @@
 
 #include "flash_attention.h"
 #include "flash_ref.h"
+#include "llmk/testing/fma_peak.h"
 #include "llmk/testing/random.h"
-
-namespace llmk::flash::bench {
-float FmaChains(std::int64_t steps, float seed);  // fma_peak_avx2.cc
-}  // namespace llmk::flash::bench
 
 namespace {
 
@@ -40,9 +37,8 @@ using llmk::MatrixD;
 using llmk::flash::Backend;
 using Clock = std::chrono::steady_clock;
 
-constexpr double kFmaFlopsPerStep = 12 * 8 * 2;
-
-bool CpuHasAvx2Fma() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
+using llmk::testing::CpuHasAvx2Fma;
+using llmk::testing::kFmaChainFlopsPerStep;
 
 // The last measurement of each yardstick in this run.
 double g_peak_gflops = 0.0;
@@ -54,13 +50,7 @@ double Seconds(Clock::time_point start) {
 
 // The FMA peak, from BM_FmaPeak if it ran, else measured here (best of five).
 double PeakGflops() {
-  if (g_peak_gflops > 0.0 || !CpuHasAvx2Fma()) return g_peak_gflops;
-  constexpr std::int64_t kSteps = std::int64_t{1} << 24;
-  for (int round = 0; round < 5; ++round) {
-    const Clock::time_point start = Clock::now();
-    benchmark::DoNotOptimize(llmk::flash::bench::FmaChains(kSteps, 1.0f));
-    g_peak_gflops = std::max(g_peak_gflops, kFmaFlopsPerStep * kSteps / Seconds(start) * 1e-9);
-  }
+  if (g_peak_gflops <= 0.0) g_peak_gflops = llmk::testing::MeasureFmaPeakGflops();
   return g_peak_gflops;
 }
 
@@ -76,10 +66,11 @@ void BM_FmaPeak(benchmark::State& state) {
   }
   constexpr std::int64_t kSteps = std::int64_t{1} << 22;
   const Clock::time_point start = Clock::now();
-  for (auto _ : state) benchmark::DoNotOptimize(llmk::flash::bench::FmaChains(kSteps, 1.0f));
+  for (auto _ : state) benchmark::DoNotOptimize(llmk::testing::FmaChains(kSteps, 1.0f));
   const double seconds = Seconds(start);
-  g_peak_gflops = kFmaFlopsPerStep * kSteps * static_cast<double>(state.iterations()) / seconds * 1e-9;
-  state.counters["GFLOP/s"] = benchmark::Counter(kFmaFlopsPerStep * kSteps * 1e-9,
+  g_peak_gflops =
+      kFmaChainFlopsPerStep * kSteps * static_cast<double>(state.iterations()) / seconds * 1e-9;
+  state.counters["GFLOP/s"] = benchmark::Counter(kFmaChainFlopsPerStep * kSteps * 1e-9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -93,7 +84,8 @@ void BM_Naive(benchmark::State& state) {
   const MatrixD v = llmk::testing::RandomMatrix(rng, t, d).cast<double>();
   const Clock::time_point start = Clock::now();
   for (auto _ : state) {
-    llmk::reference::flash::AttentionResult r = llmk::reference::flash::Attention(q, k, v, 1, causal);
+    llmk::reference::flash::AttentionResult r =
+        llmk::reference::flash::Attention(q, k, v, 1, causal);
     benchmark::DoNotOptimize(r.out.data());
   }
   g_naive_seconds[{t, d, causal}] = Seconds(start) / static_cast<double>(state.iterations());
@@ -107,7 +99,8 @@ bool Implemented(const llmk::flash::FlashOptions& options) {
   try {
     const Matrix one = Matrix::Ones(1, options.num_heads);  // T = N = 1, d = 1
     std::vector<float> workspace(llmk::flash::ForwardWorkspaceSize(1, 1, 1, options));
-    benchmark::DoNotOptimize(llmk::flash::FlashForward(one, one, one, options, workspace).out.data());
+    benchmark::DoNotOptimize(
+        llmk::flash::FlashForward(one, one, one, options, workspace).out.data());
     return true;
   } catch (const llmk::NotImplemented&) {
     return false;
