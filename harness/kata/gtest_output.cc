@@ -133,7 +133,8 @@ ConsoleTests ScanConsoleOutput(std::string_view output) {
   std::optional<std::string> running;
   std::string printed;  // what the running test printed so far
   for (std::string_view line : SplitLines(output)) {
-    if (line.starts_with(kRun)) {
+    // GoogleTest never prints a RUN line without a name; such a line is the test's output.
+    if (line.starts_with(kRun) && !NameBeforeDetails(line.substr(kRun.size())).empty()) {
       running = std::string(NameBeforeDetails(line.substr(kRun.size())));
       printed.clear();
       continue;

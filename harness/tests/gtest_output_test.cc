@@ -80,5 +80,21 @@ TEST(ScanConsoleOutput, FindsFinishedTestsAndTheOneThatDidNotFinish) {
   EXPECT_EQ(*scan.unfinished, "Step2_B.Crashes");
 }
 
+// A test's own output can hold what looks like GoogleTest's markers; a RUN line without a
+// name starts nothing, so no result without a name comes out (found by the fuzzer).
+TEST(ScanConsoleOutput, ARunLineWithoutANameIsOutputNotATest) {
+  const std::string output =
+      "[ RUN      ]  \n"
+      "[  FAILED  ] \n"
+      "[ RUN      ] Step2_B.Works\n"
+      "[ RUN      ] \n"
+      "[       OK ] Step2_B.Works (0 ms)\n";
+  const ConsoleTests scan = ScanConsoleOutput(output);
+  ASSERT_EQ(scan.finished.size(), 1u);
+  EXPECT_EQ(scan.finished[0].name, "Step2_B.Works");
+  EXPECT_EQ(scan.finished[0].outcome, TestOutcome::kPassed);
+  EXPECT_FALSE(scan.unfinished.has_value());
+}
+
 }  // namespace
 }  // namespace llmk::kata

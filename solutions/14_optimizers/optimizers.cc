@@ -46,7 +46,7 @@ void RequireState(std::string_view where, std::string_view name, const Matrix& s
 }
 
 void RequireLearningRate(std::string_view where, std::string_view name, float lr) {
-  Require(std::isfinite(lr) && lr >= 0.0f, where, fmt::format("{} must be >= 0, got {}", name, lr));
+  Require(std::isfinite(lr) && lr >= 0.0f, where, fmt::format("{} must be finite and >= 0, got {}", name, lr));
 }
 
 void RequireBeta(std::string_view where, std::string_view name, float beta) {
