@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <regex>
 
 #include "builder.h"
@@ -117,9 +118,19 @@ CtestSummary ParseCtestSummary(std::string_view output) {
   static const std::regex kSummary(R"((\d+)% tests passed, (\d+) tests? failed out of (\d+))");
   std::smatch match;
   if (std::regex_search(text, match, kSummary)) {
-    summary.found = true;
-    summary.failed = std::stoi(match[2].str());
-    summary.passed = std::stoi(match[3].str()) - summary.failed;
+    // Counts that do not fit an int, or more failures than tests, are not a summary.
+    int failed = 0;
+    int total = 0;
+    const auto read = [](const std::ssub_match& digits, int& value) {
+      const char* end = digits.second.base();
+      const std::from_chars_result result = std::from_chars(digits.first.base(), end, value);
+      return result.ec == std::errc() && result.ptr == end;
+    };
+    if (read(match[2], failed) && read(match[3], total) && failed <= total) {
+      summary.found = true;
+      summary.failed = failed;
+      summary.passed = total - failed;
+    }
   } else if (text.find("No tests were found") != std::string::npos) {
     summary.found = true;
   }

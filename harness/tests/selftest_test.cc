@@ -74,5 +74,13 @@ TEST(ParseCtestSummary, ReadsCounts) {
   EXPECT_FALSE(ParseCtestSummary("ctest: command not found").found);
 }
 
+// Counts too large for an int, or more failures than tests, are no summary at all (the
+// first was found by the harness_parsers fuzzer: std::stoi threw out of the parser).
+TEST(ParseCtestSummary, RejectsCountsThatCannotBeRight) {
+  EXPECT_FALSE(ParseCtestSummary("0% tests passed, 99999999999 tests failed out of 4\n").found);
+  EXPECT_FALSE(ParseCtestSummary("0% tests passed, 1 tests failed out of 99999999999\n").found);
+  EXPECT_FALSE(ParseCtestSummary("0% tests passed, 5 tests failed out of 4\n").found);
+}
+
 }  // namespace
 }  // namespace llmk::kata
