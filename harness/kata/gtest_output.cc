@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
@@ -87,14 +88,32 @@ absl::StatusOr<std::vector<TestResult>> ParseGtestJson(std::string_view json_tex
       !report["testsuites"].is_array()) {
     return absl::InvalidArgumentError("not a GoogleTest JSON report");
   }
+  // The report comes from a learner's binary: a field of the wrong type is an error
+  // (value() throws on one), never an exception out of the harness.
+  const auto require_strings = [](const json& object, std::initializer_list<const char*> fields,
+                                  std::string_view what) -> absl::Status {
+    for (const char* field : fields) {
+      if (object.contains(field) && !object[field].is_string()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{} of the GoogleTest report: \"{}\" must be a string, got {}", what, field,
+                        object[field].dump()));
+      }
+    }
+    return absl::OkStatus();
+  };
   std::vector<TestResult> results;
   for (const json& suite : report["testsuites"]) {
     if (!suite.is_object() || !suite.contains("testsuite") || !suite["testsuite"].is_array()) {
       return absl::InvalidArgumentError("a test suite of the report has no \"testsuite\" array");
     }
+    if (absl::Status s = require_strings(suite, {"name"}, "a test suite"); !s.ok()) return s;
     const std::string suite_name = suite.value("name", "");
     for (const json& test : suite["testsuite"]) {
       if (!test.is_object()) continue;
+      if (absl::Status s = require_strings(test, {"name", "status", "result", "time"}, "a test");
+          !s.ok()) {
+        return s;
+      }
       TestResult result;
       const std::string test_name = test.value("name", "");
       result.name = fmt::format("{}.{}", suite_name, test_name);
@@ -109,7 +128,11 @@ absl::StatusOr<std::vector<TestResult>> ParseGtestJson(std::string_view json_tex
       if (const auto failures = test.find("failures");
           failures != test.end() && failures->is_array()) {
         for (const json& failure : *failures) {
-          if (failure.is_object()) result.failures.push_back(failure.value("failure", ""));
+          if (!failure.is_object()) continue;
+          if (absl::Status s = require_strings(failure, {"failure"}, "a failure"); !s.ok()) {
+            return s;
+          }
+          result.failures.push_back(failure.value("failure", ""));
         }
       }
       if (!result.failures.empty()) {

@@ -1,6 +1,7 @@
 // Reading GoogleTest's listing, JSON report and console output.
 #include "gtest_output.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace llmk::kata {
@@ -78,6 +79,25 @@ TEST(ScanConsoleOutput, FindsFinishedTestsAndTheOneThatDidNotFinish) {
   EXPECT_EQ(scan.finished[2].name, "Step2_B.Param/0");
   ASSERT_TRUE(scan.unfinished.has_value());
   EXPECT_EQ(*scan.unfinished, "Step2_B.Crashes");
+}
+
+// A report from a learner's binary with a field of the wrong type is an error naming the
+// field, not an exception (found by the harness_parsers fuzzer: "failure" was a number).
+TEST(ParseGtestJson, AFieldOfTheWrongTypeIsAnErrorThatNamesIt) {
+  const std::string suite_open = R"({"testsuites": [{"name": "Step1_A", "testsuite": [)";
+  for (const auto& [test, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"name": "T", "failures": [{"failure": 0}]})", "failure"},
+           {R"({"name": 7})", "name"},
+           {R"({"name": "T", "status": ["RUN"]})", "status"},
+           {R"({"name": "T", "result": 1})", "result"},
+           {R"({"name": "T", "time": 0.5})", "time"}}) {
+    const absl::StatusOr<std::vector<TestResult>> results =
+        ParseGtestJson(suite_open + test + "]}]}");
+    ASSERT_FALSE(results.ok()) << test;
+    EXPECT_EQ(results.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(results.status().message()), ::testing::HasSubstr("\"" + field + "\""));
+  }
+  EXPECT_FALSE(ParseGtestJson(R"({"testsuites": [{"name": 3, "testsuite": []}]})").ok());
 }
 
 // A test's own output can hold what looks like GoogleTest's markers; a RUN line without a
