@@ -18,7 +18,6 @@
 // Times are wall-clock (UseRealTime), since the kernel may run on several threads.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>

@@ -46,7 +46,8 @@ void RequireState(std::string_view where, std::string_view name, const Matrix& s
 }
 
 void RequireLearningRate(std::string_view where, std::string_view name, float lr) {
-  Require(std::isfinite(lr) && lr >= 0.0f, where, fmt::format("{} must be finite and >= 0, got {}", name, lr));
+  Require(std::isfinite(lr) && lr >= 0.0f, where,
+          fmt::format("{} must be finite and >= 0, got {}", name, lr));
 }
 
 void RequireBeta(std::string_view where, std::string_view name, float beta) {
@@ -142,12 +143,12 @@ void AdamStep(const AdamConfig& config, const MatrixRef& grad, AdamState* state,
   // loses digits in float for small t.
   const double c1 = config.bias_correction ? 1.0 - std::pow(double{config.beta1}, t) : 1.0;
   const double c2 = config.bias_correction ? 1.0 - std::pow(double{config.beta2}, t) : 1.0;
-  const Matrix m_hat = m / static_cast<float>(c1);
-  const Matrix v_hat = v / static_cast<float>(c2);
+  const float inv_c1 = static_cast<float>(1.0 / c1);
+  const float inv_c2 = static_cast<float>(1.0 / c2);
   // Step 4: AdamW decays θ itself, outside the adaptive step.
   if (decoupled) *param *= 1.0f - config.lr * config.weight_decay;
-  // ε is added to √v̂, outside the square root.
-  param->array() -= config.lr * m_hat.array() / (v_hat.array().sqrt() + config.eps);
+  // θ −= lr·m̂ / (√v̂ + ε), ε outside the square root; one pass, no m̂ or v̂ matrices.
+  param->array() -= config.lr * (m.array() * inv_c1) / ((v.array() * inv_c2).sqrt() + config.eps);
   state->m = std::move(m);
   state->v = std::move(v);
   state->step = t;

@@ -10,12 +10,12 @@ Usage: 06_transformer.py [FIXTURES_DIR]   (default: ../../fixtures/06_transforme
 Prints one line per value, then every mismatch (file, key, index, expected, actual);
 exits 1 if any value disagrees or is missing.
 """
-import json
 import math
-import os
 import sys
 
 import numpy as np
+
+import fixture_check
 
 
 def matrix(values, key):
@@ -190,63 +190,5 @@ INPUTS = {
 }
 
 
-def check_file(path, recompute):
-    """Returns a list of mismatch messages; prints one line per value."""
-    name = os.path.basename(path)
-    with open(path, encoding="utf-8") as f:
-        fixture = json.load(f)
-    atol = float(fixture["tolerance"]["atol"])
-    rtol = float(fixture["tolerance"]["rtol"])
-    values = fixture["values"]
-    actual = recompute(values)
-    errors = []
-    for key in values:
-        if key not in INPUTS and key not in actual:
-            errors.append(f"{name} {key}: no recomputation for this value")
-            print(f"{name} {key} NOT CHECKED")
-    for key, got in actual.items():
-        if key not in values:
-            errors.append(f"{name} {key}: missing from the fixture")
-            print(f"{name} {key} MISSING")
-            continue
-        expected = matrix(values, key)
-        if expected.shape != got.shape:
-            errors.append(f"{name} {key}: shape {list(expected.shape)} in the fixture, "
-                          f"recomputed {list(got.shape)}")
-            print(f"{name} {key} WRONG SHAPE")
-            continue
-        diff = np.abs(got - expected)
-        bad = np.argwhere(diff > atol + rtol * np.abs(expected))
-        if len(bad) == 0:
-            print(f"{name} {key} ok (max |diff| {diff.max():.1e})")
-            continue
-        print(f"{name} {key} MISMATCH at {len(bad)} entries")
-        for i, j in bad:
-            errors.append(f"{name} {key}[{i},{j}]: expected {expected[i, j]:.4f}, "
-                          f"actual {got[i, j]:.6f} (|diff| {diff[i, j]:.1e} > "
-                          f"{atol + rtol * abs(expected[i, j]):.1e})")
-    return errors
-
-
-def main(argv):
-    here = os.path.dirname(os.path.abspath(__file__))
-    fixtures = argv[1] if len(argv) > 1 else os.path.join(here, "..", "..", "fixtures",
-                                                          "06_transformer")
-    errors = []
-    for name, recompute in RECOMPUTE.items():
-        path = os.path.join(fixtures, name)
-        if not os.path.exists(path):
-            errors.append(f"{name}: not found in {fixtures}")
-            continue
-        errors.extend(check_file(path, recompute))
-    if errors:
-        print(f"\n{len(errors)} problem(s):", file=sys.stderr)
-        for e in errors:
-            print("  " + e, file=sys.stderr)
-        return 1
-    print("all fixtures of 06_transformer agree with the recomputation")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(fixture_check.main(sys.argv, "06_transformer", RECOMPUTE, INPUTS))
