@@ -9,8 +9,6 @@
 // gradient is θ·H. Trajectories are [steps + 1, n]: row 0 is θ before the first step.
 #include "optimizers.h"
 
-#include <Eigen/QR>
-#include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -1271,10 +1269,7 @@ TEST(Step6_Clipping, RejectsBadArguments) {
 
 // The singular values of m, descending.
 std::vector<double> SingularValues(const Matrix& m) {
-  const Eigen::MatrixXd d = m.cast<double>();
-  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(d);
-  const Eigen::VectorXd s = svd.singularValues();
-  return std::vector<double>(s.data(), s.data() + s.size());
+  return ::llmk::testing::SingularValues(m.cast<double>());
 }
 
 MuonConfig FixtureMuonConfig() {
@@ -1412,13 +1407,6 @@ TEST(Step7_Muon, NewtonSchulzMatchesReferenceOnAwkwardShapes) {
   }
 }
 
-// An orthogonal n x n matrix: the Q of a random matrix's QR factorization.
-Eigen::MatrixXd RandomOrthogonal(Rng& rng, int n) {
-  const Eigen::MatrixXd a = RandomMatrix(rng, n, n).cast<double>();
-  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
-  return qr.householderQ() * Eigen::MatrixXd::Identity(n, n);
-}
-
 // G = U·diag(s)·Vᵀ with k = 8 singular values s in [1, 2]. After the normalization
 // σ = s/‖s‖₂ lies in [1/√(1 + 4·7), 2/√(4 + 7)] = [0.1857, 0.6030] (one s at 1 and the rest
 // at 2, or one at 2 and the rest at 1). Five iterations of p(σ) = aσ + bσ³ + cσ⁵ map that
@@ -1435,8 +1423,8 @@ TEST(Step7_Muon, SingularValuesLandInTheBandTheIterationReaches) {
   Rng rng(1704);
   for (auto [rows, cols] : {std::pair{8, 8}, {8, 13}, {13, 8}, {8, 20}}) {
     const int k = std::min(rows, cols);
-    const Eigen::MatrixXd u = RandomOrthogonal(rng, rows).leftCols(k);
-    const Eigen::MatrixXd v = RandomOrthogonal(rng, cols).leftCols(k);
+    const MatrixD u = ::llmk::testing::RandomOrthogonal(rng, rows).leftCols(k);
+    const MatrixD v = ::llmk::testing::RandomOrthogonal(rng, cols).leftCols(k);
     Eigen::VectorXd s(k);
     for (int i = 0; i < k; ++i) s(i) = rng.Uniform(1.0, 2.0);
     const MatrixD g = u * s.asDiagonal() * v.transpose();
