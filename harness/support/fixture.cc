@@ -48,18 +48,23 @@ absl::StatusOr<llmk::MatrixD> ParseMatrix(const json& value, const std::string& 
   const auto cols = shape[1].get<Eigen::Index>();
   const json& data = value["data"];
   if (!data.is_array() || static_cast<Eigen::Index>(data.size()) != rows) {
-    return Malformed(name, fmt::format("\"{}\".data must be a list of {} rows (shape {}), got {}",
-                                       key, rows, shape.dump(),
-                                       data.is_array() ? fmt::format("{} rows", data.size())
-                                                       : "no list"));
+    return Malformed(
+        name, fmt::format("\"{}\".data must be a list of {} rows (shape {}), got {}", key, rows,
+                          shape.dump(),
+                          data.is_array() ? fmt::format("{} rows", data.size()) : "no list"));
   }
-  llmk::MatrixD m(rows, cols);
+  // Every row is checked against the shape before the matrix is allocated, so a shape that
+  // claims more than the data holds costs nothing.
   for (Eigen::Index i = 0; i < rows; ++i) {
     const json& row = data[static_cast<size_t>(i)];
     if (!row.is_array() || static_cast<Eigen::Index>(row.size()) != cols) {
       return Malformed(name, fmt::format("\"{}\" row {} must hold {} numbers (shape {}), got {}",
                                          key, i, cols, shape.dump(), row.dump()));
     }
+  }
+  llmk::MatrixD m(rows, cols);
+  for (Eigen::Index i = 0; i < rows; ++i) {
+    const json& row = data[static_cast<size_t>(i)];
     for (Eigen::Index j = 0; j < cols; ++j) {
       absl::StatusOr<double> x =
           Number(row[static_cast<size_t>(j)], name, fmt::format("\"{}\"[{}][{}]", key, i, j));
@@ -148,9 +153,7 @@ llmk::MatrixD Fixture::MatrixD(std::string_view key) const {
   return std::get<llmk::MatrixD>(it->second);
 }
 
-llmk::Matrix Fixture::Matrix(std::string_view key) const {
-  return MatrixD(key).cast<float>();
-}
+llmk::Matrix Fixture::Matrix(std::string_view key) const { return MatrixD(key).cast<float>(); }
 
 double Fixture::Scalar(std::string_view key) const {
   auto it = values_.find(key);
@@ -182,8 +185,8 @@ const Fixture& KataFixture(const std::string& relative_path) {
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(relative_path);
   if (it != cache.end()) return it->second;
-  absl::StatusOr<Fixture> fx = Fixture::FromFile(std::string(LLMK_FIXTURE_DIR) + "/" +
-                                                 relative_path);
+  absl::StatusOr<Fixture> fx =
+      Fixture::FromFile(std::string(LLMK_FIXTURE_DIR) + "/" + relative_path);
   if (!fx.ok()) throw FixtureError(std::string(fx.status().message()));
   return cache.emplace(relative_path, *std::move(fx)).first->second;
 }
