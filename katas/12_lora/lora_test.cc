@@ -1253,6 +1253,13 @@ TEST(Step6_Merging, RejectsBadLayers) {
   EXPECT_INVALID_ARGUMENT(Unmerge(&layer), {"alpha", "inf"});
   EXPECT_TRUE(Same(layer.w, merged_w));
   EXPECT_TRUE(layer.merged);
+  // An empty weight is named as the weight, not as the rank it leaves no room for.
+  LoraLinear empty;
+  empty.w = Matrix(0, 3);
+  empty.adapter.a = Matrix(0, 1);
+  empty.adapter.b = Matrix::Ones(1, 3);
+  EXPECT_INVALID_ARGUMENT(Merge(&empty), {"layer.w", "0x3"});
+  EXPECT_FALSE(empty.merged);
   layer = FixtureLayer();
   EXPECT_INVALID_ARGUMENT(Forward(layer, Matrix::Ones(2, 5)), {"layer.w", "4x3"});
   EXPECT_INVALID_ARGUMENT(Forward(layer, Matrix(0, 4)), {"x", "0x4"});

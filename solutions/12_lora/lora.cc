@@ -27,19 +27,26 @@ void RequireAlpha(std::string_view where, float alpha) {
   Require(std::isfinite(alpha), where, fmt::format("alpha must be finite, got {}", alpha));
 }
 
+// The shapes of W₀ and of an adapter beside it.
+void RequireAdapter(std::string_view where, const MatrixRef& w0, const Adapter& adapter,
+                    std::string_view w0_name) {
+  Require(
+      w0.rows() >= 1 && w0.cols() >= 1, where,
+      fmt::format("{} must have at least one row and one column, got {}", w0_name, ShapeOf(w0)));
+  RequireShape(where, "adapter.a", adapter.a, w0.rows(), -1, "D_in rows, one column per rank");
+  RequireRank(where, "the adapter's rank (adapter.a's columns)", adapter.a.cols(), w0.rows(),
+              w0.cols());
+  RequireShape(where, "adapter.b", adapter.b, adapter.a.cols(), w0.cols(), "r by D_out");
+  RequireAlpha(where, adapter.alpha);
+}
+
 // The shapes of x·W₀ + s·(x·A)·B, checked in the order a caller builds them.
 void RequireLayer(std::string_view where, const MatrixRef& x, const MatrixRef& w0,
                   const Adapter& adapter, std::string_view w0_name = "w0") {
   Require(x.rows() >= 1 && x.cols() >= 1, where,
           fmt::format("x must have at least one row and one column, got {}", ShapeOf(x)));
   RequireShape(where, w0_name, w0, x.cols(), -1, "rows equal to x's columns");
-  Require(w0.cols() >= 1, where,
-          fmt::format("{} must have at least one column, got {}", w0_name, ShapeOf(w0)));
-  RequireShape(where, "adapter.a", adapter.a, w0.rows(), -1, "D_in rows, one column per rank");
-  RequireRank(where, "the adapter's rank (adapter.a's columns)", adapter.a.cols(), w0.rows(),
-              w0.cols());
-  RequireShape(where, "adapter.b", adapter.b, adapter.a.cols(), w0.cols(), "r by D_out");
-  RequireAlpha(where, adapter.alpha);
+  RequireAdapter(where, w0, adapter, w0_name);
 }
 
 // s·A·B, the [D_in, D_out] update that merging adds (and only merging forms).
@@ -49,13 +56,31 @@ Matrix Update(const Adapter& adapter) {
   return update;
 }
 
-// The adapted output with the products in the cheap order: x·A first ([T, r]), then ·B.
-Matrix Adapted(const MatrixRef& x, const MatrixRef& w0, const Adapter& adapter) {
-  const float s = Scale(adapter.alpha, adapter.rank());
-  const Matrix down = x * adapter.a;
+// The adapted output with the products in the cheap order: u = x·A first ([T, r]), then ·B.
+Matrix AdaptedFrom(const MatrixRef& x, const MatrixRef& w0, const Matrix& u, const Matrix& b,
+                   float s) {
   Matrix h = x * w0;
-  h.noalias() += s * (down * adapter.b);
+  h.noalias() += s * (u * b);
   return h;
+}
+
+Matrix Adapted(const MatrixRef& x, const MatrixRef& w0, const Adapter& adapter) {
+  const Matrix u = x * adapter.a;
+  return AdaptedFrom(x, w0, u, adapter.b, Scale(adapter.alpha, adapter.rank()));
+}
+
+// Step 4's dA and dB from u = x·A: dB = s·uᵀ·dh, du = s·dh·Bᵀ, dA = xᵀ·du. Returns du.
+Matrix AdapterGradsFrom(const MatrixRef& x, const Adapter& adapter, const Matrix& u, float s,
+                        const MatrixRef& dh, AdapterGrads* grads) {
+  grads->db.noalias() = s * (u.transpose() * dh);  // [r, D_out]
+  Matrix du = s * (dh * adapter.b.transpose());    // [T, r]
+  grads->da.noalias() = x.transpose() * du;        // [D_in, r]
+  return du;
+}
+
+// L = ½·mean(r²), accumulated in double.
+float HalfMeanSquare(const Matrix& r) {
+  return static_cast<float>(0.5 * r.cast<double>().squaredNorm() / static_cast<double>(r.size()));
 }
 
 std::string_view TargetName(Target target) {
@@ -153,10 +178,8 @@ AdapterGrads LoraBackward(const MatrixRef& x, const MatrixRef& w0, const Adapter
   const float s = Scale(adapter.alpha, adapter.rank());
   const Matrix u = x * adapter.a;  // [T, r]
   AdapterGrads grads;
-  grads.db.noalias() = s * (u.transpose() * dh);       // [r, D_out]
-  const Matrix du = s * (dh * adapter.b.transpose());  // [T, r]
-  grads.da.noalias() = x.transpose() * du;             // [D_in, r]
-  grads.dx.noalias() = dh * w0.transpose();            // [T, D_in]
+  const Matrix du = AdapterGradsFrom(x, adapter, u, s, dh, &grads);
+  grads.dx.noalias() = dh * w0.transpose();  // [T, D_in]
   grads.dx.noalias() += du * adapter.a.transpose();
   return grads;
 }
@@ -165,8 +188,7 @@ AdapterGrads LoraBackward(const MatrixRef& x, const MatrixRef& w0, const Adapter
 float RegressionLoss(const RegressionTask& task, const Adapter& adapter) {
   RequireLayer("RegressionLoss", task.x, task.w0, adapter);
   RequireShape("RegressionLoss", "task.y", task.y, task.x.rows(), task.w0.cols(), "T by D_out");
-  const Matrix r = Adapted(task.x, task.w0, adapter) - task.y;
-  return static_cast<float>(0.5 * r.cast<double>().squaredNorm() / static_cast<double>(r.size()));
+  return HalfMeanSquare(Adapted(task.x, task.w0, adapter) - task.y);
 }
 
 std::vector<float> TrainAdapter(const RegressionTask& task, float lr, int steps, Adapter* adapter) {
@@ -178,13 +200,17 @@ std::vector<float> TrainAdapter(const RegressionTask& task, float lr, int steps,
   RequireShape("TrainAdapter", "task.y", task.y, task.x.rows(), task.w0.cols(), "T by D_out");
   std::vector<float> losses;
   losses.reserve(static_cast<std::size_t>(steps) + 1);
+  // Each step computes u = x·A once for the forward and the backward pass, and no dx: the
+  // task's input has no layer below it.
+  const float s = Scale(adapter->alpha, adapter->rank());
+  AdapterGrads grads;
   for (int step = 0; step <= steps; ++step) {
-    const Matrix r = Adapted(task.x, task.w0, *adapter) - task.y;
-    losses.push_back(
-        static_cast<float>(0.5 * r.cast<double>().squaredNorm() / static_cast<double>(r.size())));
+    const Matrix u = task.x * adapter->a;
+    const Matrix r = AdaptedFrom(task.x, task.w0, u, adapter->b, s) - task.y;
+    losses.push_back(HalfMeanSquare(r));
     if (step == steps) break;
     const Matrix dh = r / static_cast<float>(r.size());  // ∂L/∂h of ½·mean(r²)
-    const AdapterGrads grads = LoraBackward(task.x, task.w0, *adapter, dh);
+    AdapterGradsFrom(task.x, *adapter, u, s, dh, &grads);
     adapter->a -= lr * grads.da;
     adapter->b -= lr * grads.db;
   }
@@ -197,7 +223,7 @@ absl::Status Merge(LoraLinear* layer) {
   if (layer->merged) {
     return absl::FailedPreconditionError("Merge: the layer is merged already; Unmerge it first");
   }
-  RequireLayer("Merge", Matrix::Zero(1, layer->w.rows()), layer->w, layer->adapter, "layer.w");
+  RequireAdapter("Merge", layer->w, layer->adapter, "layer.w");
   layer->w += Update(layer->adapter);
   layer->merged = true;
   return absl::OkStatus();
@@ -208,7 +234,7 @@ absl::Status Unmerge(LoraLinear* layer) {
   if (!layer->merged) {
     return absl::FailedPreconditionError("Unmerge: the layer is not merged; Merge it first");
   }
-  RequireLayer("Unmerge", Matrix::Zero(1, layer->w.rows()), layer->w, layer->adapter, "layer.w");
+  RequireAdapter("Unmerge", layer->w, layer->adapter, "layer.w");
   layer->w -= Update(layer->adapter);
   layer->merged = false;
   return absl::OkStatus();
@@ -286,7 +312,7 @@ AdapterBank::AdapterBank(Matrix w0) : w0_(std::move(w0)) {
 absl::Status AdapterBank::Add(const std::string& name, Adapter adapter) {
   if (name.empty()) return absl::InvalidArgumentError("AdapterBank::Add: name must not be empty");
   try {
-    RequireLayer("AdapterBank::Add", Matrix::Zero(1, w0_.rows()), w0_, adapter);
+    RequireAdapter("AdapterBank::Add", w0_, adapter, "w0");
   } catch (const InvalidArgument& e) {
     return absl::InvalidArgumentError(fmt::format("adapter \"{}\": {}", name, e.what()));
   }
