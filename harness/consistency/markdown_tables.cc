@@ -7,21 +7,6 @@
 namespace llmk::consistency {
 namespace {
 
-std::string Trim(std::string_view s) {
-  const auto begin = s.find_first_not_of(" \t\r");
-  if (begin == std::string_view::npos) return "";
-  const auto end = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(begin, end - begin + 1));
-}
-
-std::vector<std::string> Lines(std::string_view text) {
-  std::vector<std::string> lines;
-  std::string line;
-  std::istringstream in{std::string(text)};
-  while (std::getline(in, line)) lines.push_back(line);
-  return lines;
-}
-
 bool IsTableRow(const std::string& line) {
   const std::string t = Trim(line);
   return t.size() >= 2 && t.front() == '|';
@@ -52,6 +37,21 @@ std::vector<std::string> Cells(const std::string& line) {
 }
 
 }  // namespace
+
+std::string Trim(std::string_view s) {
+  const auto begin = s.find_first_not_of(" \t\r");
+  if (begin == std::string_view::npos) return "";
+  const auto end = s.find_last_not_of(" \t\r");
+  return std::string(s.substr(begin, end - begin + 1));
+}
+
+std::vector<std::string> Lines(std::string_view text) {
+  std::vector<std::string> lines;
+  std::string line;
+  std::istringstream in{std::string(text)};
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
 
 std::optional<TableNumber> ParseTableNumber(std::string_view cell) {
   std::string s = Trim(cell);

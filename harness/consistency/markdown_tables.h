@@ -38,6 +38,12 @@ std::optional<TableNumber> ParseTableNumber(std::string_view cell);
 // table with no rows at the marker's line.
 std::vector<MarkdownTable> ReadTables(std::string_view markdown);
 
+// The text without leading and trailing blanks (spaces, tabs, carriage returns).
+std::string Trim(std::string_view s);
+
+// The lines of `text`, without their newlines.
+std::vector<std::string> Lines(std::string_view text);
+
 // Level-2 headings ("## ...") without the hashes.
 std::vector<std::string> Headings(std::string_view markdown, int level);
 

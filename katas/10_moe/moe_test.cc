@@ -364,6 +364,15 @@ TEST(Step3_Capacity, RoundsUpOnlyWhenThereIsAFraction) {
   EXPECT_EQ(ExpertCapacity(7, 3, 2, 0.5), 3) << "0.5·7·2/3 = 2.33…";
 }
 
+// The README's binary-fraction example: the formula is evaluated as written in double,
+// where 1.1 · 100 = 110.00000000000001 and the ceiling of 55.00000000000001 is 56 (an
+// implementation that subtracts an epsilon or rounds to a few digits first gives 55);
+// 1.1 · 10 is exactly 11.
+TEST(Step3_Capacity, EvaluatesTheFormulaAsWrittenInDouble) {
+  EXPECT_EQ(ExpertCapacity(100, 4, 2, 1.1), 56) << "1.1·100 = 110.00000000000001 in double";
+  EXPECT_EQ(ExpertCapacity(10, 1, 1, 1.1), 11) << "1.1·10 rounds to exactly 11.0";
+}
+
 TEST(Step3_Capacity, IsAtLeastOneSlot) {
   EXPECT_EQ(ExpertCapacity(1, 64, 1, 0.01), 1) << "0.01·1·1/64 rounds up to 1";
   EXPECT_EQ(ExpertCapacity(3, 128, 2, 1.0), 1);
