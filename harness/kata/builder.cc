@@ -8,13 +8,21 @@
 namespace llmk::kata {
 
 BuildResult BuildTargets(const std::filesystem::path& build_dir,
-                         const std::vector<std::string>& targets, int jobs) {
+                         const std::vector<std::string>& targets, int jobs, bool keep_going) {
   ChildSpec spec;
   spec.argv = {"cmake", "--build", build_dir.string(), "--parallel",
                std::to_string(jobs < 1 ? 1 : jobs)};
   if (!targets.empty()) {
     spec.argv.push_back("--target");
     spec.argv.insert(spec.argv.end(), targets.begin(), targets.end());
+  }
+  if (keep_going) {
+    std::error_code error;
+    if (std::filesystem::exists(build_dir / "build.ninja", error)) {
+      spec.argv.insert(spec.argv.end(), {"--", "-k", "0"});
+    } else if (std::filesystem::exists(build_dir / "Makefile", error)) {
+      spec.argv.insert(spec.argv.end(), {"--", "-k"});
+    }
   }
   spec.keep_head_bytes = 1 << 20;  // compile errors come first; keep plenty
   const ChildOutcome outcome = RunChild(spec);

@@ -22,9 +22,11 @@ struct BuildResult {
 };
 
 // Runs `cmake --build BUILD_DIR --parallel JOBS [--target T...]`; no targets =
-// everything.
+// everything. With `keep_going`, a target that fails does not stop the others (Ninja's
+// -k 0, Make's -k).
 BuildResult BuildTargets(const std::filesystem::path& build_dir,
-                         const std::vector<std::string>& targets, int jobs);
+                         const std::vector<std::string>& targets, int jobs,
+                         bool keep_going = false);
 
 // Builds one target; what grade, status and test call (tests substitute it).
 using BuildFunction = std::function<BuildResult(const std::string& target)>;

@@ -105,6 +105,24 @@ GradeReport Grade(const Catalog& catalog, Variant variant, const GradeOptions& o
     }
   }
 
+  if (options.prebuild && build) {
+    std::vector<std::string> targets;
+    for (const AssignedKata& assigned : plan) {
+      absl::StatusOr<const Kata*> found = FindKata(catalog, assigned.kata);
+      if (!found.ok()) continue;
+      const Binaries& binaries = (*found)->Of(variant);
+      if (!binaries.target.empty()) targets.push_back(binaries.target);
+      bool graded_bench = !assigned.performance.empty();
+      if (assignment == nullptr && options.bench) {
+        absl::StatusOr<std::vector<PerformanceThreshold>> parsed =
+            KataJsonThresholds(catalog, **found);
+        graded_bench = parsed.ok() && !parsed->empty();
+      }
+      if (graded_bench && !binaries.bench_target.empty()) targets.push_back(binaries.bench_target);
+    }
+    if (!targets.empty()) options.prebuild(targets);
+  }
+
   for (const AssignedKata& assigned : plan) {
     absl::StatusOr<const Kata*> found = FindKata(catalog, assigned.kata);
     if (!found.ok()) continue;  // an assignment is resolved against this catalog

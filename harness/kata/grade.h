@@ -13,6 +13,7 @@
 //   GradeReport scored = Grade(catalog, Variant::kLearner, grade, build, progress);
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,6 +52,11 @@ struct GradeOptions {
   // The published digests; none = integrity not checked.
   std::optional<Digests> digests;
   std::string digests_file;  // for the reports: "tests.sha256"
+  // If set, called once before anything is graded with every target the grade will build
+  // (test binaries, and benchmarks whose thresholds are graded), so that they can be
+  // built together, in parallel, rather than one kata at a time. Each kata's own build
+  // still follows and is what reports a failure against that kata.
+  std::function<void(const std::vector<std::string>& targets)> prebuild;
 };
 
 // Grades the katas of `catalog` (or the assignment's) and scores them:

@@ -329,6 +329,16 @@ BuildFunction RecordingBuilder(std::vector<std::string>& built,
   };
 }
 
+// A prebuild that records the targets it was given, as one line, in the same list.
+std::function<void(const std::vector<std::string>&)> RecordingPrebuild(
+    std::vector<std::string>& built) {
+  return [&built](const std::vector<std::string>& targets) {
+    std::string line = "together:";
+    for (const std::string& target : targets) line += " " + target;
+    built.push_back(line);
+  };
+}
+
 // Gives `kata` a benchmark binary.
 void SetBench(Catalog& catalog, const std::string& kata, const std::string& binary) {
   for (Kata& k : catalog.katas) {
@@ -352,9 +362,12 @@ TEST(GradeAssignment, GradesOnlyTheAssignedKatasAndStepsAndScoresThem) {
   options.assignment = &assignment;
   options.assignment_file = "w1.json";
   std::vector<std::string> built;
+  options.prebuild = RecordingPrebuild(built);
   const GradeReport report =
       Grade(catalog, Variant::kLearner, options, RecordingBuilder(built), nullptr);
-  EXPECT_EQ(built, (std::vector<std::string>{"01_todo_test", "02_pass_test"}));
+  // The assigned targets are built together first; then each kata's own build reports.
+  EXPECT_EQ(built, (std::vector<std::string>{"together: 01_todo_test 02_pass_test",
+                                             "01_todo_test", "02_pass_test"}));
   ASSERT_EQ(report.katas.size(), 2u);
   EXPECT_EQ(StepTokens(report.katas[0]), "passing todo not_run");
   EXPECT_EQ(report.katas[0].assigned_steps, (std::vector<int>{1, 2}));
@@ -457,9 +470,11 @@ TEST(GradeAssignment, PerformanceIsGradedFromOneBenchmarkRun) {
   options.run = FastGradeOptions();
   options.assignment = &assignment;
   std::vector<std::string> built;
+  options.prebuild = RecordingPrebuild(built);
   const GradeReport report =
       Grade(catalog, Variant::kLearner, options, RecordingBuilder(built), nullptr);
-  EXPECT_EQ(built, (std::vector<std::string>{"01_pass_test", "01_pass_bench"}));
+  EXPECT_EQ(built, (std::vector<std::string>{"together: 01_pass_test 01_pass_bench",
+                                             "01_pass_test", "01_pass_bench"}));
   const KataResult& kata = report.katas[0];
   EXPECT_TRUE(kata.performance_run);
   EXPECT_EQ(kata.performance_problem, "");
@@ -526,11 +541,14 @@ TEST(GradeAssignment, BenchWithoutAnAssignmentUsesKataJsonThresholds) {
   GradeOptions options;
   options.run = FastGradeOptions();
   options.bench = true;
+  SetBench(catalog, "02_pass", LLMK_FAKE_BENCH);  // a benchmark, but no thresholds to grade
   std::vector<std::string> built;
+  options.prebuild = RecordingPrebuild(built);
   const GradeReport report =
       Grade(catalog, Variant::kSolution, options, RecordingBuilder(built), nullptr);
-  EXPECT_EQ(built, (std::vector<std::string>{"01_pass_solution_test", "01_pass_bench",
-                                             "02_pass_solution_test"}));
+  EXPECT_EQ(built, (std::vector<std::string>{
+                       "together: 01_pass_solution_test 01_pass_bench 02_pass_solution_test",
+                       "01_pass_solution_test", "01_pass_bench", "02_pass_solution_test"}));
   ASSERT_EQ(report.katas[0].performance.size(), 2u);
   EXPECT_TRUE(report.katas[0].performance[0].passed);
   EXPECT_FALSE(report.katas[0].performance[1].passed);
