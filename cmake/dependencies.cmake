@@ -1,7 +1,7 @@
 # Every dependency comes from Debian's packages. A missing one stops configuration
 # with the package to install.
 set(LLMK_DEBIAN_PACKAGES
-    "cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libfmt-dev libabsl-dev nlohmann-json3-dev python3-numpy fortunes ccache")
+    "cmake ninja-build g++ libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libfmt-dev libabsl-dev nlohmann-json3-dev libssl-dev python3-numpy fortunes ccache")
 
 function(llmk_require_package name debian_package)
   find_package(${name} ${ARGN} QUIET)
@@ -20,6 +20,7 @@ llmk_require_package(Eigen3 libeigen3-dev 3.4 NO_MODULE)  # 3.4 or newer
 llmk_require_package(fmt libfmt-dev)
 llmk_require_package(absl libabsl-dev)
 llmk_require_package(nlohmann_json nlohmann-json3-dev)
+llmk_require_package(OpenSSL libssl-dev COMPONENTS Crypto)  # SHA-256 of the published files
 
 # The independent recomputation of fixtures uses Debian's python3 with numpy.
 find_program(LLMK_PYTHON NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH)

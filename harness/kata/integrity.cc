@@ -1,12 +1,14 @@
 #include "integrity.h"
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <system_error>
 
 #include "absl/status/status.h"
@@ -17,111 +19,39 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// SHA-256 as FIPS 180-4 section 6.2 defines it: 512-bit blocks, 64 rounds,
-// big-endian words; the message is padded with 0x80, zeros and its length in
-// bits as a 64-bit big-endian number (section 5.1.1).
+// SHA-256 through libcrypto's EVP digest interface (OpenSSL, Debian libssl-dev): a context
+// owned for the lifetime of one digest, fed in pieces, finished as lower-case hex.
 class Sha256 {
  public:
+  Sha256() : context_(EVP_MD_CTX_new()) {
+    ok_ = context_ != nullptr && EVP_DigestInit_ex(context_.get(), EVP_sha256(), nullptr) == 1;
+  }
+
   void Update(std::string_view bytes) {
-    length_bits_ += static_cast<std::uint64_t>(bytes.size()) * 8;
-    while (!bytes.empty()) {
-      const std::size_t take = std::min(bytes.size(), kBlockBytes - buffered_);
-      std::memcpy(block_.data() + buffered_, bytes.data(), take);
-      buffered_ += take;
-      bytes.remove_prefix(take);
-      if (buffered_ == kBlockBytes) {
-        Compress();
-        buffered_ = 0;
-      }
+    if (ok_ && !bytes.empty()) {
+      ok_ = EVP_DigestUpdate(context_.get(), bytes.data(), bytes.size()) == 1;
     }
   }
 
-  std::string FinishHex() {
-    const std::uint64_t length_bits = length_bits_;
-    block_[buffered_++] = 0x80;
-    if (buffered_ > kBlockBytes - 8) {  // no room for the length: one more block
-      std::fill(block_.begin() + static_cast<std::ptrdiff_t>(buffered_), block_.end(), 0);
-      Compress();
-      buffered_ = 0;
+  // The digest as 64 hex digits; an error if libcrypto failed at any point.
+  absl::StatusOr<std::string> FinishHex() {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int size = 0;
+    if (!ok_ || EVP_DigestFinal_ex(context_.get(), digest.data(), &size) != 1 || size != 32) {
+      return absl::InternalError("libcrypto could not compute a SHA-256 digest");
     }
-    std::fill(block_.begin() + static_cast<std::ptrdiff_t>(buffered_), block_.end() - 8, 0);
-    for (int i = 0; i < 8; ++i) {
-      block_[kBlockBytes - 1 - static_cast<std::size_t>(i)] =
-          static_cast<std::uint8_t>(length_bits >> (8 * i));
-    }
-    Compress();
     std::string hex;
-    hex.reserve(64);
-    for (std::uint32_t word : h_) hex += fmt::format("{:08x}", word);
+    hex.reserve(2 * size);
+    for (unsigned int i = 0; i < size; ++i) hex += fmt::format("{:02x}", digest[i]);
     return hex;
   }
 
  private:
-  static constexpr std::size_t kBlockBytes = 64;
-  // The first 32 bits of the fractional parts of the cube roots of the first
-  // 64 primes (section 4.2.2).
-  static constexpr std::array<std::uint32_t, 64> kK = {
-      0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-      0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-      0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-      0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-      0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-      0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-      0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-      0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-      0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-      0xc67178f2};
-
-  static std::uint32_t Rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-  void Compress() {
-    // Message schedule W_0..W_63 (section 6.2.2 step 1).
-    std::array<std::uint32_t, 64> w{};
-    for (std::size_t t = 0; t < 16; ++t) {
-      w[t] = (std::uint32_t{block_[4 * t]} << 24) | (std::uint32_t{block_[4 * t + 1]} << 16) |
-             (std::uint32_t{block_[4 * t + 2]} << 8) | std::uint32_t{block_[4 * t + 3]};
-    }
-    for (std::size_t t = 16; t < 64; ++t) {
-      const std::uint32_t s0 = Rotr(w[t - 15], 7) ^ Rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-      const std::uint32_t s1 = Rotr(w[t - 2], 17) ^ Rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-      w[t] = w[t - 16] + s0 + w[t - 7] + s1;
-    }
-    // Steps 2-4: the 64 rounds, then add the working variables into H.
-    std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3];
-    std::uint32_t e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-    for (std::size_t t = 0; t < 64; ++t) {
-      const std::uint32_t sum1 = Rotr(e, 6) ^ Rotr(e, 11) ^ Rotr(e, 25);
-      const std::uint32_t ch = (e & f) ^ (~e & g);
-      const std::uint32_t t1 = h + sum1 + ch + kK[t] + w[t];
-      const std::uint32_t sum0 = Rotr(a, 2) ^ Rotr(a, 13) ^ Rotr(a, 22);
-      const std::uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-      const std::uint32_t t2 = sum0 + maj;
-      h = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    h_[0] += a;
-    h_[1] += b;
-    h_[2] += c;
-    h_[3] += d;
-    h_[4] += e;
-    h_[5] += f;
-    h_[6] += g;
-    h_[7] += h;
-  }
-
-  // Initial hash value: the fractional parts of the square roots of the first
-  // 8 primes (section 5.3.3).
-  std::array<std::uint32_t, 8> h_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::array<std::uint8_t, kBlockBytes> block_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_bits_ = 0;
+  struct Free {
+    void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+  };
+  std::unique_ptr<EVP_MD_CTX, Free> context_;
+  bool ok_ = false;
 };
 
 bool IsHexDigit(char c) {
@@ -205,7 +135,7 @@ const std::vector<std::string>& SharedDirs() {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view bytes) {
+absl::StatusOr<std::string> Sha256Hex(std::string_view bytes) {
   Sha256 hash;
   hash.Update(bytes);
   return hash.FinishHex();

@@ -21,8 +21,9 @@
 
 namespace llmk::kata {
 
-// SHA-256 (FIPS 180-4) of `bytes`, as 64 lower-case hex digits.
-std::string Sha256Hex(std::string_view bytes);
+// SHA-256 (FIPS 180-4, computed by libcrypto) of `bytes`, as 64 lower-case hex digits;
+// Internal if libcrypto fails (it cannot allocate its context).
+absl::StatusOr<std::string> Sha256Hex(std::string_view bytes);
 
 // SHA-256 of a file's bytes; NotFound if it cannot be read.
 absl::StatusOr<std::string> Sha256OfFile(const std::filesystem::path& file);

@@ -132,7 +132,7 @@ TEST_F(ExportTest, ListsThePublishedFilesOfTheCopy) {
                   "katas/04_causal_mask/04_causal_mask_test.cc", "katas/04_causal_mask/kata.json"));
   EXPECT_EQ(summary.published, 8u);
   EXPECT_EQ(*digests->Find("fixtures/02_attention/values.json"),
-            Sha256Hex("{\"02_attention\": 1}\n"));
+            Sha256Hex("{\"02_attention\": 1}\n").value());
 }
 
 TEST_F(ExportTest, PutsAHandoutNoteUnderTheTitle) {

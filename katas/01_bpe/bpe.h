@@ -176,8 +176,11 @@ std::string SaveMerges(const std::vector<Merge>& merges);
 
 // Reads what SaveMerges writes. Blank lines and lines starting with '#' are skipped;
 // every other line is "left right" or "left right count" (decimal, single spaces).
-// A line that does not parse, or that uses a token not made by an earlier line
-// (left or right >= 256 + r), or a negative count, gives InvalidArgument naming the line.
+// Any problem gives InvalidArgument naming the line and what is wrong with it: a layout
+// that is not one space between 2 or 3 fields (a tab, two spaces, a space at either end),
+// a field that is not a decimal number, is negative or does not fit an int64, a token not
+// made by an earlier line (left or right >= 256 + r), or a merge whose bytes an earlier
+// line already made (every file LoadMerges accepts makes a Tokenizer).
 absl::StatusOr<std::vector<Merge>> LoadMerges(std::string_view text);
 
 // ---------------------------------------------------------------------------------

@@ -989,6 +989,72 @@ TEST(Step9_SaveLoadMerges, RejectsTokensNotMadeYet) {
   EXPECT_TRUE(IsInvalidArgument(LoadMerges("# c\n97 97\n300 97\n").status(), {"line 3", "300"}));
 }
 
+// Every kind of bad merge file, each with what its message must say: the line, and the
+// actual problem (not a generic "does not parse").
+TEST(Step9_SaveLoadMerges, EveryBadFileGetsAMessageNamingTheProblem) {
+  const struct {
+    std::string file;
+    std::vector<std::string> must_mention;
+  } kBad[] = {
+      {"97\n", {"line 1", "2 or 3 fields", "got 1"}},
+      {"97 97 1 2\n", {"line 1", "got 4"}},
+      {"97 97 # made by hand\n", {"line 1", "got 6", "'#'"}},
+      {"x y\n", {"line 1", "left \"x\" is not a decimal number"}},
+      {"97 y\n", {"line 1", "right \"y\" is not a decimal number"}},
+      {"97 +97\n", {"line 1", "right \"+97\" is not a decimal number"}},
+      {"\xff\xfe 97\n", {"line 1", "left \"\\xff\\xfe\" is not a decimal number"}},
+      {"97 97 5x\n", {"line 1", "count \"5x\" is not a decimal number"}},
+      {"97  97\n", {"line 1", "two spaces in a row at column 3"}},
+      {" 97 97\n", {"line 1", "space at the start"}},
+      {"97 97 \n", {"line 1", "space at the end"}},
+      {"97\t97\n", {"line 1", "tab at column 3"}},
+      {"-1 97\n", {"line 1", "left \"-1\" is negative"}},
+      {"97 97 -3\n", {"line 1", "count \"-3\" is negative"}},
+      {"97 97 100000000000000000000\n", {"line 1", "count", "is too large"}},
+      {"97 99999999999999999999\n", {"line 1", "right", "is too large"}},
+      {"97 256\n", {"line 1", "right 256 is not a token made before this merge", "token 256"}},
+      {"# c\n97 97\n300 97\n", {"line 3", "left 300", "0..256"}},
+      {"97 97\n97 97\n", {"line 2", "\"aa\"", "line 1 already made"}},
+      // Two different pairs with the same bytes: (aa, a) and (a, aa) both make "aaa".
+      {"97 97\n256 97\n97 256\n", {"line 3", "\"aaa\"", "line 2 already made"}},
+  };
+  for (const auto& [file, must_mention] : kBad) {
+    EXPECT_TRUE(IsInvalidArgument(LoadMerges(file).status(), must_mention))
+        << "file \"" << absl::CHexEscape(file) << "\"";
+  }
+}
+
+// What LoadMerges accepts, the Tokenizer accepts: a duplicate is the file's problem,
+// reported as a status, never an exception from the constructor later.
+TEST(Step9_SaveLoadMerges, AcceptedFilesAlwaysMakeATokenizer) {
+  Rng rng(1919);
+  int accepted = 0;
+  int rejected = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string file;
+    const int lines = 1 + static_cast<int>(rng.Below(6));
+    for (int r = 0; r < lines; ++r) {
+      // Parts among the bytes a, b and the tokens made so far: duplicates are likely.
+      const auto part = [&] {
+        if (r == 0 || rng.Below(2) == 0) return 97 + static_cast<int>(rng.Below(2));
+        return 256 + static_cast<int>(rng.Below(static_cast<std::uint64_t>(r)));
+      };
+      const int left = part();
+      const int right = part();
+      file += absl::StrCat(left, " ", right, "\n");
+    }
+    const absl::StatusOr<std::vector<Merge>> merges = LoadMerges(file);
+    if (!merges.ok()) {
+      ++rejected;
+      continue;
+    }
+    ++accepted;
+    EXPECT_NO_THROW(Tokenizer{*merges}) << "file \"" << absl::CHexEscape(file) << "\"";
+  }
+  EXPECT_GT(accepted, 20);
+  EXPECT_GT(rejected, 20);
+}
+
 // ---------------------------------------------------------------------------------
 // Step 10: tiktoken rank files.
 
@@ -1100,14 +1166,21 @@ TEST(Step10_Tiktoken, RejectsDuplicateRanksAndTokens) {
 }
 
 TEST(Step10_Tiktoken, RejectsLinesWithoutARank) {
-  EXPECT_TRUE(
-      IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI=\n").status(), {"line 257"}));
+  EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI=\n").status(),
+                                {"line 257", "no space before the rank"}));
   EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI= 256 1\n").status(),
-                                {"line 257"}));
+                                {"line 257", "more than one space"}));
+  EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI=  256\n").status(),
+                                {"line 257", "more than one space"}));
   EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI= x\n").status(),
-                                {"line 257", "rank"}));
+                                {"line 257", "rank \"x\" is not a decimal number"}));
   EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI= -4\n").status(),
-                                {"line 257", "rank"}));
+                                {"line 257", "rank \"-4\" is negative"}));
+  EXPECT_TRUE(IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI= 2147483647\n").status(),
+                                {"line 257", "rank \"2147483647\" is too large"}));
+  EXPECT_TRUE(
+      IsInvalidArgument(Tokenizer::FromTiktoken(ByteLines() + "YWI= 99999999999999999999\n").status(),
+                        {"line 257", "is too large"}));
 }
 
 TEST(Step10_Tiktoken, RejectsAVocabularyBelowTheByteAlphabet) {

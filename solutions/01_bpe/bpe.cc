@@ -3,10 +3,13 @@
 // pretokenizer in pretokenize.cc, the tokenizer engine in tokenizer.cc.
 #include "bpe.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "unicode_classes.h"
@@ -68,14 +71,30 @@ void AppendUtf8(char32_t c, std::string& out) {  // c < 0x800 here
 }
 
 // Step 9: a non-negative decimal integer, digits only, at most `max`.
-bool ParseDecimal(std::string_view s, std::int64_t max, std::int64_t& value) {
-  if (s.empty() || s.size() > 18) return false;
-  value = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    value = value * 10 + (c - '0');
+// Debian's abseil has its own string_view type.
+absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+
+// Step 9: one field of a merge line as a non-negative decimal int64, or a message saying
+// what it is instead ("is negative", "is not a decimal number", "is too large").
+std::string ParseField(std::string_view name, std::string_view text, std::int64_t& value) {
+  const auto quoted = [&] { return absl::CHexEscape(AbslView(text.substr(0, 40))); };
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == text.npos;
+  if (!digits) {
+    if (text.size() > 1 && text.front() == '-' &&
+        text.find_first_not_of("0123456789", 1) == text.npos) {
+      return absl::StrFormat("%s \"%s\" is negative", name, quoted());
+    }
+    return absl::StrFormat("%s \"%s\" is not a decimal number", name, quoted());
   }
-  return value <= max;
+  value = 0;
+  for (char c : text) {
+    const int digit = c - '0';
+    if (value > (INT64_MAX - digit) / 10) {
+      return absl::StrFormat("%s \"%s\" is too large (at most %d)", name, quoted(), INT64_MAX);
+    }
+    value = value * 10 + digit;
+  }
+  return "";
 }
 
 }  // namespace
@@ -135,6 +154,16 @@ std::string SaveMerges(const std::vector<Merge>& merges) {
 
 absl::StatusOr<std::vector<Merge>> LoadMerges(std::string_view text) {
   std::vector<Merge> merges;
+  // The bytes of every token so far, and for each merged token its line: a file that
+  // makes the same bytes twice is rejected here, not later by the Tokenizer.
+  std::vector<std::string> vocab;
+  vocab.reserve(kNumBytes);
+  for (int b = 0; b < kNumBytes; ++b) vocab.emplace_back(1, static_cast<char>(b));
+  absl::flat_hash_map<std::string, int> made_on_line;
+  const auto error = [](int line_number, std::string_view message) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("LoadMerges: line %d: %s", line_number, message));
+  };
   int line_number = 0;
   std::size_t start = 0;
   while (start < text.size()) {
@@ -145,6 +174,28 @@ absl::StatusOr<std::vector<Merge>> LoadMerges(std::string_view text) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
+    // Fields are separated by exactly one space; say where the layout is wrong.
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const unsigned char c = static_cast<unsigned char>(line[i]);
+      if (c == '\t') {
+        return error(line_number, absl::StrFormat("a tab at column %d: fields are separated by "
+                                                  "one space (\"left right [count]\")",
+                                                  i + 1));
+      }
+      if (c == ' ' && i == 0) {
+        return error(line_number, "a space at the start of the line (a line is \"left right\" "
+                                  "or \"left right count\")");
+      }
+      if (c == ' ' && i + 1 == line.size()) {
+        return error(line_number, "a space at the end of the line");
+      }
+      if (c == ' ' && line[i + 1] == ' ') {
+        return error(line_number,
+                     absl::StrFormat("two spaces in a row at column %d: fields are separated "
+                                     "by one space",
+                                     i + 1));
+      }
+    }
     std::vector<std::string_view> fields;
     for (std::size_t from = 0;;) {
       const std::size_t space = line.find(' ', from);
@@ -152,27 +203,42 @@ absl::StatusOr<std::vector<Merge>> LoadMerges(std::string_view text) {
       if (space == std::string_view::npos) break;
       from = space + 1;
     }
-    const TokenId id = kNumBytes + static_cast<TokenId>(merges.size());
     if (fields.size() != 2 && fields.size() != 3) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "LoadMerges: line %d: expected \"left right\" or \"left right count\", got \"%s\"",
-          line_number, line));
+      return error(line_number,
+                   absl::StrFormat("expected 2 or 3 fields (\"left right\" or \"left right "
+                                   "count\"; a comment line starts with '#'), got %d",
+                                   fields.size()));
     }
-    std::int64_t left = 0;
-    std::int64_t right = 0;
+    const TokenId id = kNumBytes + static_cast<TokenId>(merges.size());
+    std::int64_t parts[2] = {0, 0};
+    for (int f = 0; f < 2; ++f) {
+      const std::string_view name = f == 0 ? "left" : "right";
+      std::string problem = ParseField(name, fields[static_cast<std::size_t>(f)], parts[f]);
+      if (problem.empty() && parts[f] >= id) {
+        problem = absl::StrFormat(
+            "%s %d is not a token made before this merge: this line makes token %d, so left "
+            "and right are 0..%d",
+            name, parts[f], id, id - 1);
+      }
+      if (!problem.empty()) return error(line_number, problem);
+    }
     std::int64_t count = 0;
-    if (!ParseDecimal(fields[0], id - 1, left) || !ParseDecimal(fields[1], id - 1, right)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "LoadMerges: line %d: \"%s\": left and right must be token ids made before this "
-          "merge, 0..%d (this line makes token %d)",
-          line_number, line, id - 1, id));
+    if (fields.size() == 3) {
+      if (std::string problem = ParseField("count", fields[2], count); !problem.empty()) {
+        return error(line_number, problem);
+      }
     }
-    if (fields.size() == 3 && !ParseDecimal(fields[2], INT64_MAX / 10, count)) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("LoadMerges: line %d: count \"%s\" is not a non-negative integer",
-                          line_number, fields[2]));
+    std::string bytes = vocab[static_cast<std::size_t>(parts[0])] +
+                        vocab[static_cast<std::size_t>(parts[1])];
+    auto [at, fresh] = made_on_line.emplace(bytes, line_number);
+    if (!fresh) {
+      return error(line_number,
+                   absl::StrFormat("\"%d %d\" makes \"%s\", which line %d already made: each "
+                                   "token is made by one merge",
+                                   parts[0], parts[1], absl::CHexEscape(bytes), at->second));
     }
-    merges.push_back({{static_cast<TokenId>(left), static_cast<TokenId>(right)}, id, count});
+    vocab.push_back(std::move(bytes));
+    merges.push_back({{static_cast<TokenId>(parts[0]), static_cast<TokenId>(parts[1])}, id, count});
   }
   return merges;
 }

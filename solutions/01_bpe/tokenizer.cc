@@ -84,14 +84,23 @@ class PairTable {
   int shift_ = 63;
 };
 
-bool ParseRank(std::string_view s, std::int64_t& value) {
-  if (s.empty() || s.size() > 10) return false;
+// Step 10: a rank as a decimal below 2^31 - 1, or a message saying what it is instead.
+std::string ParseRank(std::string_view s, std::int64_t& value) {
+  const std::string quoted = absl::CHexEscape(AbslView(s.substr(0, 20)));
+  if (s.empty() || s.find_first_not_of("0123456789") != s.npos) {
+    if (s.size() > 1 && s.front() == '-' && s.find_first_not_of("0123456789", 1) == s.npos) {
+      return absl::StrFormat("rank \"%s\" is negative", quoted);
+    }
+    return absl::StrFormat("rank \"%s\" is not a decimal number", quoted);
+  }
   value = 0;
   for (char c : s) {
-    if (c < '0' || c > '9') return false;
     value = value * 10 + (c - '0');
+    if (value >= std::numeric_limits<TokenId>::max()) {
+      return absl::StrFormat("rank \"%s\" is too large (ranks are below 2^31 - 1)", quoted);
+    }
   }
-  return value < std::numeric_limits<TokenId>::max();
+  return "";
 }
 
 }  // namespace
@@ -325,9 +334,10 @@ absl::StatusOr<Tokenizer> Tokenizer::FromTiktoken(std::string_view rank_file) {
     if (line.empty()) continue;
     const std::size_t space = line.find(' ');
     if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("FromTiktoken: line %d: expected \"<base64 token> <rank>\", got \"%s\"",
-                          line_number, absl::CHexEscape(AbslView(line.substr(0, 80)))));
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "FromTiktoken: line %d: expected \"<base64 token> <rank>\", got \"%s\" (%s)",
+          line_number, absl::CHexEscape(AbslView(line.substr(0, 80))),
+          space == std::string_view::npos ? "no space before the rank" : "more than one space"));
     }
     const std::string_view b64 = line.substr(0, space);
     std::string bytes;
@@ -339,10 +349,9 @@ absl::StatusOr<Tokenizer> Tokenizer::FromTiktoken(std::string_view rank_file) {
           line_number, absl::CHexEscape(AbslView(b64.substr(0, 80)))));
     }
     std::int64_t rank = 0;
-    if (!ParseRank(line.substr(space + 1), rank)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "FromTiktoken: line %d: rank \"%s\" is not a non-negative integer below 2^31 - 1",
-          line_number, absl::CHexEscape(AbslView(line.substr(space + 1, 20)))));
+    if (std::string problem = ParseRank(line.substr(space + 1), rank); !problem.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("FromTiktoken: line %d: %s", line_number, problem));
     }
     auto [at, fresh] = rank_line.emplace(rank, line_number);
     if (!fresh) {
