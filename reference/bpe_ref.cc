@@ -4,7 +4,7 @@
 #include <stdexcept>
 
 // The character classes are the kata's definition of \p{L}, \p{N} and \s.
-#include "../katas/01_bpe/unicode_classes.h"
+#include "llmk/unicode_classes.h"
 
 namespace llmk::reference::bpe {
 

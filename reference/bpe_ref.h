@@ -3,7 +3,7 @@
 // the benchmark measures the kata's engine against it.
 //
 // Deliberately independent of katas/01_bpe/bpe.h: plain std types, its own loops.
-// Only the character classes (katas/01_bpe/unicode_classes.h) are shared, because
+// Only the character classes (harness/include/llmk/unicode_classes.h) are shared, because
 // they are part of the kata's definition of pretokenization, not of its solution.
 #pragma once
 

@@ -56,8 +56,9 @@ std::string KataOf(std::string_view path, const std::set<std::string>& all_katas
   return "";
 }
 
-// Files of katas/ that the shared code includes (reference/bpe_ref.cc includes
-// katas/01_bpe/unicode_classes.h): the copy needs them even without their kata.
+// Files of katas/ that the shared code includes (none today: the character classes that
+// reference/bpe_ref.cc uses are in harness/include/llmk/): the copy needs them even without
+// their kata.
 void AddIncludedKataFiles(const fs::path& root, std::vector<Entry>& entries) {
   std::set<std::string> have;
   for (const Entry& entry : entries) have.insert(entry.path);

@@ -576,15 +576,25 @@ TEST(Step5_Decode, RejectsIdsThatAreNotTokens) {
 // ---------------------------------------------------------------------------------
 // Step 6: the byte-level alphabet.
 
-std::string Utf8(char32_t c) {  // c < 0x800
-  std::string s;
+// The UTF-8 bytes of code point c (a scalar value).
+std::string Utf8(char32_t c) {
+  std::string out;
   if (c < 0x80) {
-    s += static_cast<char>(c);
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
   } else {
-    s += static_cast<char>(0xC0 | (c >> 6));
-    s += static_cast<char>(0x80 | (c & 0x3F));
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
   }
-  return s;
+  return out;
 }
 
 char32_t StandIn(int byte) {
@@ -723,6 +733,60 @@ TEST(Step7_Pretokenize, MatchesReferenceOnRandomText) {
     }
     EXPECT_EQ(joined, text) << "pieces concatenate back to the text";
     EXPECT_EQ(Strings(pieces), ref::Pretokenize(text))
+        << "text \"" << absl::CHexEscape(text) << "\"";
+  }
+}
+
+// Letters and numbers of every script, not only the common ones: tiktoken's \p{L} joins a
+// Tibetan letter and a CJK ideograph into one piece, a Thai vowel sign (a mark, Mn) is not
+// a letter, and scripts beyond the first plane count too.
+TEST(Step7_Pretokenize, LettersAndNumbersOfEveryScript) {
+  const struct {
+    std::string text;
+    std::vector<std::string> pieces;
+  } kCases[] = {
+      {"\u0F40\u4E00", {"\u0F40\u4E00"}},                         // Tibetan KA, CJK one
+      {" \u0E01\u0E32 x", {" \u0E01\u0E32", " x"}},               // Thai KO KAI, SARA AA
+      {"\u0E01\u0E31", {"\u0E01", "\u0E31"}},                     // SARA MAI HAN-AKAT is Mn
+      {"\U00010300\U00010301", {"\U00010300\U00010301"}},         // Old Italic letters
+      {"\u1040\u1041 \U0001D7CE", {"\u1040\u1041", " \U0001D7CE"}},  // Myanmar, math digits
+      {"\u16A0\u16EE", {"\u16A0", "\u16EE"}},                     // a rune letter, a rune number (Nl)
+      {"a\u2160\u3007", {"a", "\u2160\u3007"}},                   // Nl: Roman numeral, ideographic zero
+      {"\u0531\U0001F642\u0561", {"\u0531", "\U0001F642", "\u0561"}},  // an emoji is neither
+  };
+  for (const auto& [text, pieces] : kCases) {
+    EXPECT_EQ(Strings(Pretokenize(text)), pieces) << "text \"" << absl::CHexEscape(text) << "\"";
+  }
+}
+
+// Random text over all of Unicode (every plane, assigned or not, with spaces, digits and
+// ASCII mixed in), pretokenized and encoded exactly as the reference does.
+TEST(Step7_Pretokenize, MatchesReferenceOnAllOfUnicode) {
+  const Tokenizer tok(TrainOnText(TrainingText(), 256 + 100));
+  const std::map<std::string, int> ranks = RanksOf(tok, tok.vocab_size());
+  Rng rng(7070);
+  const auto random_code_point = [&]() -> char32_t {
+    switch (rng.Below(5)) {
+      case 0:
+        return static_cast<char32_t>(" \t\n0a'"[rng.Below(6)]);
+      case 1:
+        return static_cast<char32_t>(0x80 + rng.Below(0x800 - 0x80));
+      case 2: {
+        const char32_t c = static_cast<char32_t>(0x800 + rng.Below(0x10000 - 0x800));
+        return c >= 0xD800 && c <= 0xDFFF ? char32_t{0x3000} : c;  // no surrogates
+      }
+      default:
+        return static_cast<char32_t>(0x10000 + rng.Below(0x110000 - 0x10000));
+    }
+  };
+  for (int trial = 0; trial < 400; ++trial) {
+    std::string text;
+    const std::size_t n = 1 + rng.Below(24);
+    for (std::size_t i = 0; i < n; ++i) text += Utf8(random_code_point());
+    EXPECT_EQ(Strings(Pretokenize(text)), ref::Pretokenize(text))
+        << "text \"" << absl::CHexEscape(text) << "\"";
+    const ref::Ids expected = ref::Encode(text, ranks);
+    EXPECT_EQ(tok.Encode(text), Tokens(expected.begin(), expected.end()))
         << "text \"" << absl::CHexEscape(text) << "\"";
   }
 }

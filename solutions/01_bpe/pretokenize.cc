@@ -16,8 +16,10 @@ namespace {
 
 constexpr std::array<CharClass, 128> MakeAsciiClasses() {
   std::array<CharClass, 128> classes{};
-  for (int c = 0; c < 128; ++c)
-    classes[static_cast<std::size_t>(c)] = ClassOf(static_cast<char32_t>(c));
+  for (int c = 0; c < 128; ++c) {
+    classes[static_cast<std::size_t>(c)] =
+        unicode_internal::AsciiClassOf(static_cast<char32_t>(c));
+  }
   return classes;
 }
 constexpr std::array<CharClass, 128> kAscii = MakeAsciiClasses();

@@ -124,7 +124,6 @@ mapfile -t assigned < <("$PYTHON" -c '
 import json, sys
 for kata in json.load(open(sys.argv[1]))["katas"]:
     print(kata["kata"])' "$ASSIGNMENT")
-# (katas/01_bpe/unicode_classes.h comes along without its kata: reference/ includes it.)
 present="$(cd "$WEEK/katas" && ls -d */kata.json | cut -d/ -f1 | sort | tr '\n' ' ')"
 expected="$(printf '%s\n' "${assigned[@]}" | sort | tr '\n' ' ')"
 [[ "$present" == "$expected" ]] || fail "katas of the assignment's copy: $present; expected $expected"
