@@ -360,6 +360,18 @@ TEST(Step4_SoftmaxJacobian, AccurateWhenNearlyOneHot) {
                   (Tolerance{0, 1e-6}));
 }
 
+// Logits (0, -400, -400): p = (1 - 2ε, ε, ε) with ε = e^-400 / (1 + 2e^-400) = e^-400
+// to far below an ulp (1.9e-174). J(0, 0) = p_0·(p_1 + p_2) = 2ε·(1 - 2ε), J(1, 1) =
+// J(2, 2) = ε·(1 - ε), J(0, 1) = J(1, 0) = J(0, 2) = J(2, 0) = -ε·(1 - 2ε), J(1, 2) = J(2, 1)
+// = -ε²; so ‖J‖_F² = 4ε² + 2ε² + 4ε² + O(ε³) = 10ε² and ‖J‖_F = √10 · e^-400 to relative
+// O(ε). Every entry is representable, but its square (~1e-347) underflows to 0: a norm
+// that squares entries unscaled (Eigen's norm(), or sqrt of a sum of J(i, j)²) returns 0.
+TEST(Step4_SoftmaxJacobian, NormDoesNotUnderflowForTinyEntries) {
+  const Eigen::VectorXd z = Vec({0, -400, -400});
+  const double expected = std::sqrt(10.0) * std::exp(-400.0);
+  EXPECT_ALLCLOSE(M(JacobianNorm(z)), M(expected), (Tolerance{0, 1e-12}));
+}
+
 TEST(Step4_SoftmaxJacobian, MatchesReferenceOnRandomLogits) {
   Rng rng(406);
   for (int n : AwkwardSizes(65)) {

@@ -975,6 +975,41 @@ TEST(Step8_EncoderBlock, ValidateConfigRejectsNumbersThatDoNotFit) {
   EXPECT_INVALID_ARGUMENT(ValidateConfig(c), {"RoPE", "d = ", "3"});
 }
 
+// Each rule of ValidateConfig broken alone, from the valid tiny configuration: a
+// validation that skips one of them (norm_eps <= 0 or NaN makes a norm divide by 0)
+// fails exactly that line.
+TEST(Step8_EncoderBlock, ValidateConfigRejectsEachRuleBrokenAlone) {
+  ASSERT_NO_THROW(ValidateConfig(TinyConfig()));
+  const auto broken = [](auto&& change) {
+    Config c = TinyConfig();
+    change(c);
+    return c;
+  };
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.vocab_size = 0; })),
+                          {"vocab_size", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.max_seq_len = 0; })),
+                          {"max_seq_len", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.model_dim = 0; })),
+                          {"model_dim", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.num_heads = 0; })),
+                          {"num_heads", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.ffn_dim = -1; })),
+                          {"ffn_dim", "-1"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.num_layers = 0; })),
+                          {"num_layers", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.norm_eps = 0.0f; })),
+                          {"norm_eps", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.norm_eps = -1.0f; })),
+                          {"norm_eps", "-1"});
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([&](Config& c) { c.norm_eps = nan; })),
+                          {"norm_eps", "nan"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.rope_base = 0.0f; })),
+                          {"rope_base", "0"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.rope_base = -2.0f; })),
+                          {"rope_base", "-2"});
+}
+
 BlockTrace TinyEncoderTrace() {
   BlockTrace trace;
   EncoderBlock(Flt(Exact().x0), TinyBlock(TinyFx()), TinyConfig(NormPlacement::kPostNorm), &trace);

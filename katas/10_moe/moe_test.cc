@@ -2,6 +2,7 @@
 // fixture first (fixtures/10_moe/*.json), then properties and random inputs against the
 // double-precision oracle in reference/moe_ref.h, then bad inputs.
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -385,6 +386,16 @@ TEST(Step3_Capacity, AFactorOfEOverKNeverDrops) {
           << "T=" << t << " E=" << e << " K=" << k << ": every token must fit in one expert";
     }
   }
+}
+
+// ceil(factor · T · K / E) must fit an int: with T = E = K = 1 the slots are the factor
+// itself, so 2147483647 = INT_MAX is exact and representable, 2147483648 is one past it,
+// and 1e30 is far past. A cast of the double to int without the check is undefined and
+// on x86 gives INT_MIN, a negative capacity.
+TEST(Step3_Capacity, RejectsSlotsAnIntCannotHold) {
+  EXPECT_EQ(ExpertCapacity(1, 1, 1, 2147483647.0), INT_MAX);
+  EXPECT_INVALID_ARGUMENT(ExpertCapacity(1, 1, 1, 2147483648.0), {"capacity_factor"});
+  EXPECT_INVALID_ARGUMENT(ExpertCapacity(4, 4, 2, 1e30), {"capacity_factor"});
 }
 
 TEST(Step3_Capacity, RejectsBadArguments) {

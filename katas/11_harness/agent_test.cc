@@ -305,6 +305,31 @@ TEST(Step9_Tools, RegistryRejectsBadRegistrations) {
   EXPECT_EQ(tools.Names(), std::vector<std::string>{"echo"});
 }
 
+// 64 characters is the longest name, both when registering and when the model calls it;
+// a check written with < 64 (or a parser that stops at 63) rejects it.
+TEST(Step9_Tools, ANameOfExactlyTheMaximumLengthIsRegisteredAndCalled) {
+  const std::string longest(64, 'n');
+  ToolRegistry tools;
+  ASSERT_NO_THROW(tools.Register(longest, Echo));
+  EXPECT_INVALID_ARGUMENT(tools.Register(longest + "n", Echo), {"64"});
+  EXPECT_EQ(tools.Names(), std::vector<std::string>{longest});
+  const absl::StatusOr<Action> a = ParseAction("CALL " + longest + "(hi)");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->kind, ActionKind::kToolCall);
+  EXPECT_EQ(a->tool, longest);
+  const absl::StatusOr<Action> too_long = ParseAction("CALL " + longest + "n(hi)");
+  EXPECT_FALSE(too_long.ok());
+  ScriptedModel model({"CALL " + longest + "(hi)", "ANSWER: done"});
+  SystemClock clock;
+  AgentOptions options;
+  options.max_steps = 3;
+  const AgentRun run = RunAgent(model, tools, "Echo.", options, clock);
+  EXPECT_EQ(run.stop_reason, AgentStop::kAnswered);
+  ASSERT_EQ(run.transcript.size(), 2u);
+  EXPECT_EQ(run.transcript[0].outcome, StepOutcome::kToolResult);
+  EXPECT_EQ(run.transcript[0].tool, longest);
+}
+
 TEST(Step9_Tools, RunToolReturnsTheResult) {
   const ToolRegistry tools = StandardTools();
   const absl::StatusOr<std::string> r = RunTool(tools, "add", "2, 3, 10", absl::Seconds(5));
@@ -609,6 +634,28 @@ TEST(Step10_AgentLoop, ACallAfterTheDeadlineIsNotRun) {
   EXPECT_EQ(run.transcript[0].tool, "echo");
   EXPECT_EQ(run.transcript[0].status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(run.transcript[0].elapsed, absl::Seconds(70));
+}
+
+TEST(Step10_AgentLoop, NoTurnStartsExactlyAtTheDeadline) {
+  // Two turns of free text take 30 s each: the clock reads start + 60 s, exactly the
+  // budget, when the third turn would start. The budget is spent when the clock has
+  // reached the deadline, so the model is not asked again (a check with > runs it).
+  FakeClock clock;
+  ScriptedModel model({"thinking"}, &clock, absl::Seconds(30));
+  const AgentRun run = RunAgent(model, StandardTools(), "Think.", FastOptions(), clock);
+  EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
+  EXPECT_EQ(model.calls(), 2);
+  EXPECT_EQ(run.transcript.size(), 2u);
+}
+
+TEST(Step10_AgentLoop, ACallExactlyAtTheDeadlineIsNotRun) {
+  // The turn takes the whole 60 s: no time is left, so the call is not run.
+  FakeClock clock;
+  ScriptedModel model({"CALL echo(x)"}, &clock, absl::Seconds(60));
+  const AgentRun run = RunAgent(model, StandardTools(), "Hurry.", FastOptions(), clock);
+  EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
+  ASSERT_EQ(run.transcript.size(), 1u);
+  EXPECT_EQ(run.transcript[0].outcome, StepOutcome::kOutOfTime);
 }
 
 TEST(Step10_AgentLoop, AnAnswerAfterTheDeadlineIsAccepted) {

@@ -362,6 +362,21 @@ TEST(Step4_SeededSampling, FixturePipelineStages) {
                   fx.tolerance());
 }
 
+// Top-k runs before top-p, and the order matters. Logits ln(0.4, 0.3, 0.2, 0.1) at
+// T = 1 give p = (0.4, 0.3, 0.2, 0.1); top_k = 2, top_p = 0.5:
+//   top-k first:  (0.4, 0.3) renormalized = (4/7, 3/7, 0, 0); 4/7 = 0.571 >= 0.5, so
+//                 top-p keeps token 0 alone: (1, 0, 0, 0).
+//   top-p first:  0.4 < 0.5 <= 0.4 + 0.3 keeps two tokens, top-k keeps the same two:
+//                 (4/7, 3/7, 0, 0).
+TEST(Step4_SeededSampling, TopKRunsBeforeTopP) {
+  const Vector logits = V({std::log(0.4f), std::log(0.3f), std::log(0.2f), std::log(0.1f)});
+  SamplingConfig config;
+  config.top_k = 2;
+  config.top_p = 0.5f;
+  EXPECT_ALLCLOSE(SamplingDistribution(logits, {}, config), V({1, 0, 0, 0}),
+                  (Tolerance{1e-6, 0}));
+}
+
 TEST(Step4_SeededSampling, FixtureSeededDraws) {
   const auto& fx = SamplingFx();
   const SamplingConfig config = PipelineConfig(fx);
