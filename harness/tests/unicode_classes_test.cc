@@ -10,28 +10,10 @@
 #include <set>
 #include <string>
 
+#include "llmk/testing/utf8.h"
+
 namespace llmk::bpe {
 namespace {
-
-std::string EncodeUtf8(char32_t c) {
-  std::string out;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return out;
-}
 
 // White_Space, as PropList.txt lists it (unchanged since Unicode 6.3).
 const std::set<char32_t>& WhiteSpace() {
@@ -105,7 +87,7 @@ TEST(UnicodeClasses, EveryScalarValueDecodesFromItsUtf8) {
   int wrong = 0;
   for (char32_t c = 0; c <= 0x10FFFF; ++c) {
     if (c >= 0xD800 && c <= 0xDFFF) continue;
-    const std::string bytes = EncodeUtf8(c);
+    const std::string bytes = ::llmk::testing::Utf8(c);
     const CodePoint cp = DecodeAt(bytes, 0);
     if ((cp.value != c || cp.length != static_cast<int>(bytes.size()) ||
          cp.char_class != ClassOf(c)) &&

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "bpe_ref.h"
 #include "llmk/testing/testing.h"
+#include "llmk/testing/utf8.h"
 #include "unicode_classes.h"
 
 namespace llmk::bpe {
@@ -24,6 +25,7 @@ namespace {
 namespace ref = ::llmk::reference::bpe;
 using ::llmk::testing::KataFixture;
 using ::llmk::testing::Rng;
+using ::llmk::testing::Utf8;
 using ::llmk::testing::Tolerance;
 
 constexpr Tolerance kExact{0, 0};
@@ -575,27 +577,6 @@ TEST(Step5_Decode, RejectsIdsThatAreNotTokens) {
 
 // ---------------------------------------------------------------------------------
 // Step 6: the byte-level alphabet.
-
-// The UTF-8 bytes of code point c (a scalar value).
-std::string Utf8(char32_t c) {
-  std::string out;
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
-  return out;
-}
 
 char32_t StandIn(int byte) {
   return DecodeAt(ByteToPrintable(static_cast<std::uint8_t>(byte)), 0).value;
