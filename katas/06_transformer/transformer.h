@@ -268,7 +268,7 @@ Matrix Residual(const MatrixRef& x, const NormWeights& norm, const Config& confi
 
 // Throws InvalidArgument unless the numbers of `config` fit together: V, D, H, F, L and
 // max_seq_len >= 1; H divides D; D even for sinusoidal positions; d even for RoPE;
-// norm_eps > 0; rope_base > 0.
+// norm_eps and rope_base positive and finite.
 void ValidateConfig(const Config& config);
 
 // One encoder block: bidirectional self-attention (RoPE if config.positions is kRope),

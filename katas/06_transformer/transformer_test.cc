@@ -1008,6 +1008,12 @@ TEST(Step8_EncoderBlock, ValidateConfigRejectsEachRuleBrokenAlone) {
                           {"rope_base", "0"});
   EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([](Config& c) { c.rope_base = -2.0f; })),
                           {"rope_base", "-2"});
+  // An infinite eps turns every normalized row into zeros; an infinite base freezes RoPE.
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([&](Config& c) { c.norm_eps = inf; })),
+                          {"norm_eps", "inf"});
+  EXPECT_INVALID_ARGUMENT(ValidateConfig(broken([&](Config& c) { c.rope_base = inf; })),
+                          {"rope_base", "inf"});
 }
 
 BlockTrace TinyEncoderTrace() {

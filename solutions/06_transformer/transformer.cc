@@ -439,10 +439,10 @@ void ValidateConfig(const Config& c) {
   Require(c.positions != Positions::kRope || (c.model_dim / c.num_heads) % 2 == 0, kWhere,
           fmt::format("RoPE needs an even head width, d = D / H = {} / {} = {}", c.model_dim,
                       c.num_heads, c.model_dim / c.num_heads));
-  Require(c.norm_eps > 0.0f, kWhere,
-          fmt::format("config.norm_eps must be positive, got {}", c.norm_eps));
-  Require(c.rope_base > 0.0f, kWhere,
-          fmt::format("config.rope_base must be positive, got {}", c.rope_base));
+  Require(std::isfinite(c.norm_eps) && c.norm_eps > 0.0f, kWhere,
+          fmt::format("config.norm_eps must be positive and finite, got {}", c.norm_eps));
+  Require(std::isfinite(c.rope_base) && c.rope_base > 0.0f, kWhere,
+          fmt::format("config.rope_base must be positive and finite, got {}", c.rope_base));
 }
 
 namespace {
