@@ -251,6 +251,29 @@ TEST(Step3_AttendToCache, StepsEqualCausalAttentionOfTheReference) {
   }
 }
 
+// Scores of about ±1e4 (q and k scaled by 100): exp(1e4) overflows even a double, so an
+// attention that does not subtract the row max before exp gives inf/inf = NaN here.
+TEST(Step3_AttendToCache, LogitsOfTenThousandStayFinite) {
+  Rng rng(37);
+  constexpr int kTokens = 5;
+  constexpr int kD = 3;
+  for (auto [h, hkv] : {std::pair{2, 2}, {2, 1}}) {
+    const Matrix q = RandomMatrix(rng, kTokens, h * kD, 100.0);
+    const Matrix k = RandomMatrix(rng, kTokens, hkv * kD, 100.0);
+    const Matrix v = RandomMatrix(rng, kTokens, hkv * kD);
+    const MatrixD expected = reference::CausalGroupedAttention(
+        q.cast<double>(), k.cast<double>(), v.cast<double>(), h, hkv);
+    KvCache cache(1, kTokens, hkv * kD);
+    for (int t = 0; t < kTokens; ++t) {
+      cache.Append(0, k.row(t), v.row(t));
+      SCOPED_TRACE(::testing::Message() << "H=" << h << " Hkv=" << hkv << " step " << t);
+      const Matrix out = AttendToCache(q.row(t), cache, 0, h, hkv);
+      EXPECT_TRUE(out.allFinite()) << out;
+      EXPECT_ALLCLOSE(out, expected.row(t), kDecode);
+    }
+  }
+}
+
 TEST(Step3_AttendToCache, RejectsCacheWidthThatDoesNotFitTheHeads) {
   // q is 2 heads of d = 2; Hkv = 1 needs kv_width 2, the cache has 4.
   KvCache cache(1, 2, 4);

@@ -1208,6 +1208,36 @@ TEST(Step8_PagedAttention, MatchesContiguousAttentionForAnyBlockSize) {
   }
 }
 
+// Scores of about ±1e4 (queries and keys scaled by 100, d = 8): exp(1e4) overflows even a
+// double, so a kernel that does not subtract the row max before exp returns NaN here.
+TEST(Step8_PagedAttention, LogitsOfTenThousandStayFinite) {
+  Rng rng(818);
+  constexpr int kD = 8;
+  for (auto [heads, kv_heads] : {std::pair{1, 1}, {4, 2}}) {
+    SCOPED_TRACE(::testing::Message() << "H = " << heads << ", Hkv = " << kv_heads);
+    const int width = kv_heads * kD;
+    PagedKvCache cache(8, 4, width);
+    std::vector<SeqId> seqs;
+    std::vector<MatrixD> keys;
+    std::vector<MatrixD> values;
+    for (const int length : {3, 6}) {  // within one block, and across a boundary
+      const SeqId seq = cache.NewSequence();
+      const Matrix k = RandomMatrix(rng, length, width, 100.0);
+      const Matrix v = RandomMatrix(rng, length, width);
+      for (int j = 0; j < length; ++j) {
+        ASSERT_TRUE(cache.Append(seq, 1 + j, k.row(j), v.row(j)).ok());
+      }
+      seqs.push_back(seq);
+      keys.push_back(k.cast<double>());
+      values.push_back(v.cast<double>());
+    }
+    const Matrix queries = RandomMatrix(rng, 2, heads * kD, 100.0);
+    const Matrix out = ValueOf(PagedDecodeAttention(cache, seqs, queries, heads, kv_heads));
+    EXPECT_TRUE(out.allFinite()) << out;
+    EXPECT_ALLCLOSE(out, ReferenceDecode(keys, values, queries, heads, kv_heads), kVsReference);
+  }
+}
+
 TEST(Step8_PagedAttention, UnknownOrEmptySequenceIsAStatus) {
   PagedKvCache cache(8, 4, 4);
   const SeqId full = cache.NewSequence();
