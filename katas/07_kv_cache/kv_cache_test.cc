@@ -251,15 +251,26 @@ TEST(Step3_AttendToCache, StepsEqualCausalAttentionOfTheReference) {
   }
 }
 
-// Scores of about ±1e4 (q and k scaled by 100): exp(1e4) overflows even a double, so an
-// attention that does not subtract the row max before exp gives inf/inf = NaN here.
-TEST(Step3_AttendToCache, LogitsOfTenThousandStayFinite) {
-  Rng rng(37);
-  constexpr int kTokens = 5;
-  constexpr int kD = 3;
-  for (auto [h, hkv] : {std::pair{2, 2}, {2, 1}}) {
-    const Matrix q = RandomMatrix(rng, kTokens, h * kD, 100.0);
-    const Matrix k = RandomMatrix(rng, kTokens, hkv * kD, 100.0);
+TEST(Step3_AttendToCache, LogitsOfTenThousandStayFiniteAndExact) {
+  // d = 4, so 1/√d = 1/2. Every key starts with 1 and every query head with ±2e4, the
+  // other entries are small integers: every score is ±1e4 plus a small integer or half,
+  // exact in float. exp(1e4) is inf and exp(-1e4) is 0, so a softmax that does not
+  // subtract the row max gives inf/inf or 0/0 = NaN; subtracting it leaves exact
+  // differences of a few units and weights a double reference agrees with.
+  Rng rng(33);
+  constexpr int kTokens = 9;
+  constexpr int kD = 4;
+  auto small = [&rng] { return static_cast<float>(static_cast<int>(rng.Below(5)) - 2); };
+  for (auto [h, hkv] : {std::pair{2, 1}, {4, 2}}) {
+    Matrix q(kTokens, h * kD);
+    Matrix k(kTokens, hkv * kD);
+    for (int t = 0; t < kTokens; ++t) {
+      for (int c = 0; c < h * kD; ++c) {
+        // Query heads alternate: all scores near +1e4, then all near -1e4.
+        q(t, c) = c % kD == 0 ? ((c / kD) % 2 == 0 ? 2e4f : -2e4f) : small();
+      }
+      for (int c = 0; c < hkv * kD; ++c) k(t, c) = c % kD == 0 ? 1.0f : small();
+    }
     const Matrix v = RandomMatrix(rng, kTokens, hkv * kD);
     const MatrixD expected = reference::CausalGroupedAttention(
         q.cast<double>(), k.cast<double>(), v.cast<double>(), h, hkv);

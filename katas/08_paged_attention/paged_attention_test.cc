@@ -1081,6 +1081,48 @@ TEST(Step7_PrefixSharing, AWrittenBlockIsNoLongerFoundByItsOldTokens) {
   EXPECT_TRUE(ReadsBack(cache, b, {1, 2}));
 }
 
+// A Write changes the tokens of its block, so the chained hash of every later block of the
+// sequence changes too: a block that fills after the write is registered under the new
+// chain. Looked up by the old prefix it must not be found; by the new prefix it must. With
+// a full block between the written one and the one that fills, rehashing only the written
+// block is not enough.
+TEST(Step7_PrefixSharing, AWriteRechainsTheHashesOfTheBlocksAfterIt) {
+  for (const int last : {1, 2}) {
+    for (const bool forked : {false, true}) {
+      SCOPED_TRACE(::testing::Message()
+                   << "the block that fills is logical block " << last << "; "
+                   << (forked ? "the write copies a shared block" : "the write is in place"));
+      PagedKvCache cache(16, 4, 2);
+      const std::vector<int> old_tokens = Range(1, 4 * (last + 1));  // [1 2 3 4] [5 6 7 8] ...
+      std::vector<int> new_tokens = old_tokens;
+      new_tokens[1] = 99;
+      SeqId a = cache.NewSequence();
+      ASSERT_TRUE(AppendTokens(cache, a, Range(1, 4 * (last + 1) - 1)).ok());  // last not full
+      if (forked) a = ValueOf(cache.Fork(a));  // a's blocks are shared with the parent
+      ASSERT_TRUE(cache.Write(a, 1, 99, KeyOf(99, 1, 2), ValueFor(99, 1, 2)).ok());
+      ASSERT_TRUE(AppendTokens(cache, a, {old_tokens.back()}).ok());  // fills block `last`
+      ASSERT_TRUE(ReadsBack(cache, a, new_tokens));
+      const int a_last = ValueOf(cache.BlockTable(a))[static_cast<size_t>(last)];
+
+      // The old prefix: its last block holds a's tokens after other tokens; not a's block.
+      const SeqId old_prefix = cache.NewSequence();
+      ASSERT_TRUE(AppendTokens(cache, old_prefix, old_tokens).ok());
+      EXPECT_NE(ValueOf(cache.BlockTable(old_prefix))[static_cast<size_t>(last)], a_last)
+          << "the old prefix found a's last block, which follows a 99 at position 1: the "
+             "chain of a's hashes was not recomputed after the write";
+      EXPECT_TRUE(ReadsBack(cache, old_prefix, old_tokens));
+
+      // a's tokens as they now are: the last block is a's.
+      const SeqId new_prefix = cache.NewSequence();
+      ASSERT_TRUE(AppendTokens(cache, new_prefix, new_tokens).ok());
+      EXPECT_EQ(ValueOf(cache.BlockTable(new_prefix))[static_cast<size_t>(last)], a_last)
+          << "a's tokens must find a's last block, registered under its new chain";
+      EXPECT_TRUE(ReadsBack(cache, new_prefix, new_tokens));
+      EXPECT_TRUE(ReadsBack(cache, a, new_tokens));
+    }
+  }
+}
+
 // Few token ids and small blocks make identical prefixes common.
 TEST(Step7_PrefixSharing, RandomOperationsWithFewTokenIdsShareAndAgree) {
   RunCounts counts;
@@ -1208,33 +1250,48 @@ TEST(Step8_PagedAttention, MatchesContiguousAttentionForAnyBlockSize) {
   }
 }
 
-// Scores of about ±1e4 (queries and keys scaled by 100, d = 8): exp(1e4) overflows even a
-// double, so a kernel that does not subtract the row max before exp returns NaN here.
-TEST(Step8_PagedAttention, LogitsOfTenThousandStayFinite) {
-  Rng rng(818);
-  constexpr int kD = 8;
-  for (auto [heads, kv_heads] : {std::pair{1, 1}, {4, 2}}) {
-    SCOPED_TRACE(::testing::Message() << "H = " << heads << ", Hkv = " << kv_heads);
-    const int width = kv_heads * kD;
-    PagedKvCache cache(8, 4, width);
-    std::vector<SeqId> seqs;
-    std::vector<MatrixD> keys;
-    std::vector<MatrixD> values;
-    for (const int length : {3, 6}) {  // within one block, and across a boundary
-      const SeqId seq = cache.NewSequence();
-      const Matrix k = RandomMatrix(rng, length, width, 100.0);
-      const Matrix v = RandomMatrix(rng, length, width);
-      for (int j = 0; j < length; ++j) {
-        ASSERT_TRUE(cache.Append(seq, 1 + j, k.row(j), v.row(j)).ok());
+TEST(Step8_PagedAttention, LogitsOfTenThousandStayFiniteAndExact) {
+  // d = 4, so 1/√d = 1/2. Every key starts with 1 and every query head with ±2e4, the
+  // other entries are small integers: every score is ±1e4 plus a small integer or half,
+  // exact in float. exp(1e4) is inf and exp(-1e4) is 0, so a softmax that does not
+  // subtract the row max gives inf/inf or 0/0 = NaN; subtracting it leaves exact
+  // differences of a few units and weights the double reference agrees with.
+  Rng rng(809);
+  constexpr int kD = 4;
+  auto small = [&rng] { return static_cast<float>(static_cast<int>(rng.Below(5)) - 2); };
+  for (const int block_size : {1, 3, 4}) {
+    for (auto [heads, kv_heads] : {std::pair{2, 1}, {4, 2}}) {
+      SCOPED_TRACE(::testing::Message() << "B = " << block_size << ", H = " << heads
+                                        << ", Hkv = " << kv_heads);
+      const int width = kv_heads * kD;
+      PagedKvCache cache(32, block_size, width);
+      std::vector<SeqId> seqs;
+      std::vector<MatrixD> keys;
+      std::vector<MatrixD> values;
+      for (const int length : {1, 5, 11}) {
+        seqs.push_back(cache.NewSequence());
+        Matrix k(length, width);
+        for (int j = 0; j < length; ++j) {
+          for (int c = 0; c < width; ++c) k(j, c) = c % kD == 0 ? 1.0f : small();
+        }
+        const Matrix v = RandomMatrix(rng, length, width);
+        for (int j = 0; j < length; ++j) {
+          ASSERT_TRUE(cache.Append(seqs.back(), 100 * length + j, k.row(j), v.row(j)).ok());
+        }
+        keys.push_back(k.cast<double>());
+        values.push_back(v.cast<double>());
       }
-      seqs.push_back(seq);
-      keys.push_back(k.cast<double>());
-      values.push_back(v.cast<double>());
+      Matrix queries(static_cast<Eigen::Index>(seqs.size()), heads * kD);
+      for (Eigen::Index s = 0; s < queries.rows(); ++s) {
+        for (int c = 0; c < heads * kD; ++c) {
+          // Query heads alternate: all scores near +1e4, then all near -1e4.
+          queries(s, c) = c % kD == 0 ? ((c / kD) % 2 == 0 ? 2e4f : -2e4f) : small();
+        }
+      }
+      const Matrix out = ValueOf(PagedDecodeAttention(cache, seqs, queries, heads, kv_heads));
+      EXPECT_TRUE(out.allFinite()) << out;
+      EXPECT_ALLCLOSE(out, ReferenceDecode(keys, values, queries, heads, kv_heads), kVsReference);
     }
-    const Matrix queries = RandomMatrix(rng, 2, heads * kD, 100.0);
-    const Matrix out = ValueOf(PagedDecodeAttention(cache, seqs, queries, heads, kv_heads));
-    EXPECT_TRUE(out.allFinite()) << out;
-    EXPECT_ALLCLOSE(out, ReferenceDecode(keys, values, queries, heads, kv_heads), kVsReference);
   }
 }
 

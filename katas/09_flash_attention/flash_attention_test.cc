@@ -10,11 +10,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <new>
+#include <span>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -1168,6 +1170,77 @@ TEST(Step7_Memory, ResultsDoNotDependOnWhatTheWorkspaceHeld) {
       const FlashGradients g1 = Backward(x.q, x.k, x.v, zeros.out, zeros.lse, dout, o, kNaN);
       EXPECT_ALLCLOSE(g1.dq, g0.dq, kExact);
       EXPECT_ALLCLOSE(g1.dk, g0.dk, kExact);
+    }
+  }
+}
+
+// Runs fn on a workspace of exactly `size` floats that starts `offset` floats into a
+// buffer framed by canaries, and fails if fn wrote any float outside the workspace. The
+// offset moves the start across every 4-byte position of a 64-byte line, so a kernel
+// that aligns its slices inside the workspace must have counted the slack it skips.
+template <typename Fn>
+::testing::AssertionResult StaysInsideTheWorkspace(std::size_t size, std::size_t offset,
+                                                   const Fn& fn) {
+  constexpr std::size_t kGuard = 64;
+  constexpr float kCanary = -1.2345678e-33f;
+  const std::size_t start = kGuard + offset;
+  std::vector<float> buffer(start + size + kGuard, kCanary);
+  const std::span<float> ws(buffer.data() + start, size);
+  std::fill(ws.begin(), ws.end(), kNaN);
+  fn(ws);
+  for (std::size_t i = 0; i < buffer.size(); ++i) {
+    if (i >= start && i < start + size) continue;
+    if (std::bit_cast<std::uint32_t>(buffer[i]) != std::bit_cast<std::uint32_t>(kCanary)) {
+      const auto line = reinterpret_cast<std::uintptr_t>(ws.data()) % 64 / sizeof(float);
+      auto failure = ::testing::AssertionFailure();
+      failure << "a workspace of " << size << " floats (starting " << line
+              << " floats past a 64-byte boundary) was written ";
+      if (i < start) return failure << start - i << " float(s) before its start";
+      return failure << "at index " << i - start << ", " << i - start - size + 1
+                     << " float(s) past its end";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Both passes, with every kernel, on the sizes around their tiles, handed exactly the
+// workspace they ask for: no write may land outside it.
+TEST(Step7_Memory, KernelsWriteOnlyInsideTheWorkspace) {
+  Rng rng(705);
+  std::size_t offset = 0;
+  for (Backend b : Backends()) {
+    for (const int block : {0, 1, 8, 16}) {
+      const std::vector<int> sizes =
+          block == 0 ? std::vector<int>{1, 15, 17, 63, 65, 97} : SizesAroundBlock(block);
+      for (auto [heads, threads] : {std::pair{1, 1}, {2, 3}}) {
+        for (const int d : {1, 5, 16}) {
+          for (const bool causal : {false, true}) {
+            const FlashOptions o = Options(b, block, block, causal, heads, threads);
+            for (const int t : sizes) {
+              for (const int n : sizes) {
+                if (causal && t > n) continue;
+                SCOPED_TRACE(::testing::Message()
+                             << NameOf(b) << " blocks " << block << " H=" << heads
+                             << " threads=" << threads << " d=" << d << " causal=" << causal
+                             << " T=" << t << " N=" << n);
+                const Qkv x = RandomQkv(rng, t, n, heads * d);
+                FlashOutput f;
+                ASSERT_TRUE(StaysInsideTheWorkspace(
+                    ForwardWorkspaceSize(t, n, d, o), offset++ % 16,
+                    [&](std::span<float> ws) { f = FlashForward(x.q, x.k, x.v, o, ws); }));
+                ASSERT_TRUE(f.out.allFinite());
+                const Matrix dout = RandomMatrix(rng, t, heads * d);
+                FlashGradients g;
+                ASSERT_TRUE(StaysInsideTheWorkspace(
+                    BackwardWorkspaceSize(t, n, d, o), offset++ % 16, [&](std::span<float> ws) {
+                      g = FlashBackward(x.q, x.k, x.v, f.out, f.lse, dout, o, ws);
+                    }));
+                ASSERT_TRUE(g.dq.allFinite() && g.dk.allFinite() && g.dv.allFinite());
+              }
+            }
+          }
+        }
+      }
     }
   }
 }
