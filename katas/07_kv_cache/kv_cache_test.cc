@@ -232,6 +232,23 @@ TEST(Step3_AttendToCache, OneCachedTokenGivesItsValue) {
   EXPECT_ALLCLOSE(AttendToCache(q, cache, 0, 2, 1), expected, (Tolerance{1e-6, 0}));
 }
 
+// Appends the rows of k and v one step at a time to `layer` of a 2-layer cache and checks
+// each step's AttendToCache against the reference's causal attention (finite, and within
+// kDecode).
+void ExpectStepsMatchTheReference(const Matrix& q, const Matrix& k, const Matrix& v, int h,
+                                  int hkv, int layer) {
+  const MatrixD expected = reference::CausalGroupedAttention(
+      q.cast<double>(), k.cast<double>(), v.cast<double>(), h, hkv);
+  KvCache cache(2, static_cast<int>(k.rows()), static_cast<int>(k.cols()));
+  for (int t = 0; t < k.rows(); ++t) {
+    cache.Append(layer, k.row(t), v.row(t));
+    SCOPED_TRACE(::testing::Message() << "H=" << h << " Hkv=" << hkv << " step " << t);
+    const Matrix out = AttendToCache(q.row(t), cache, layer, h, hkv);
+    EXPECT_TRUE(out.allFinite()) << out;
+    EXPECT_ALLCLOSE(out, expected.row(t), kDecode);
+  }
+}
+
 TEST(Step3_AttendToCache, StepsEqualCausalAttentionOfTheReference) {
   Rng rng(31);
   constexpr int kTokens = 7;
@@ -240,14 +257,7 @@ TEST(Step3_AttendToCache, StepsEqualCausalAttentionOfTheReference) {
     const Matrix q = RandomMatrix(rng, kTokens, h * kD);
     const Matrix k = RandomMatrix(rng, kTokens, hkv * kD);
     const Matrix v = RandomMatrix(rng, kTokens, hkv * kD);
-    const MatrixD expected = reference::CausalGroupedAttention(
-        q.cast<double>(), k.cast<double>(), v.cast<double>(), h, hkv);
-    KvCache cache(2, kTokens, hkv * kD);
-    for (int t = 0; t < kTokens; ++t) {
-      cache.Append(1, k.row(t), v.row(t));
-      SCOPED_TRACE(::testing::Message() << "H=" << h << " Hkv=" << hkv << " step " << t);
-      EXPECT_ALLCLOSE(AttendToCache(q.row(t), cache, 1, h, hkv), expected.row(t), kDecode);
-    }
+    ExpectStepsMatchTheReference(q, k, v, h, hkv, /*layer=*/1);
   }
 }
 
@@ -272,16 +282,7 @@ TEST(Step3_AttendToCache, LogitsOfTenThousandStayFiniteAndExact) {
       for (int c = 0; c < hkv * kD; ++c) k(t, c) = c % kD == 0 ? 1.0f : small();
     }
     const Matrix v = RandomMatrix(rng, kTokens, hkv * kD);
-    const MatrixD expected = reference::CausalGroupedAttention(
-        q.cast<double>(), k.cast<double>(), v.cast<double>(), h, hkv);
-    KvCache cache(1, kTokens, hkv * kD);
-    for (int t = 0; t < kTokens; ++t) {
-      cache.Append(0, k.row(t), v.row(t));
-      SCOPED_TRACE(::testing::Message() << "H=" << h << " Hkv=" << hkv << " step " << t);
-      const Matrix out = AttendToCache(q.row(t), cache, 0, h, hkv);
-      EXPECT_TRUE(out.allFinite()) << out;
-      EXPECT_ALLCLOSE(out, expected.row(t), kDecode);
-    }
+    ExpectStepsMatchTheReference(q, k, v, h, hkv, /*layer=*/0);
   }
 }
 

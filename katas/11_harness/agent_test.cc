@@ -623,17 +623,21 @@ TEST(Step10_AgentLoop, TheTimeBudgetIsReadFromTheClock) {
   EXPECT_EQ(run.transcript[1].outcome, StepOutcome::kToolResult);
 }
 
-TEST(Step10_AgentLoop, ACallAfterTheDeadlineIsNotRun) {
-  // The model's turn takes 70 s of a 60 s budget: its call is recorded, not run.
-  FakeClock clock;
-  ScriptedModel model({"CALL echo(x)"}, &clock, absl::Seconds(70));
-  const AgentRun run = RunAgent(model, StandardTools(), "Hurry.", FastOptions(), clock);
-  EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
-  ASSERT_EQ(run.transcript.size(), 1u);
-  EXPECT_EQ(run.transcript[0].outcome, StepOutcome::kOutOfTime);
-  EXPECT_EQ(run.transcript[0].tool, "echo");
-  EXPECT_EQ(run.transcript[0].status.code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_EQ(run.transcript[0].elapsed, absl::Seconds(70));
+TEST(Step10_AgentLoop, ACallAtOrAfterTheDeadlineIsNotRun) {
+  // The model's turn takes 70 s of a 60 s budget, or exactly the 60 s (no time left):
+  // its call is recorded, not run.
+  for (const absl::Duration turn : {absl::Seconds(70), absl::Seconds(60)}) {
+    SCOPED_TRACE(::testing::Message() << "turn " << turn);
+    FakeClock clock;
+    ScriptedModel model({"CALL echo(x)"}, &clock, turn);
+    const AgentRun run = RunAgent(model, StandardTools(), "Hurry.", FastOptions(), clock);
+    EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
+    ASSERT_EQ(run.transcript.size(), 1u);
+    EXPECT_EQ(run.transcript[0].outcome, StepOutcome::kOutOfTime);
+    EXPECT_EQ(run.transcript[0].tool, "echo");
+    EXPECT_EQ(run.transcript[0].status.code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(run.transcript[0].elapsed, turn);
+  }
 }
 
 TEST(Step10_AgentLoop, NoTurnStartsExactlyAtTheDeadline) {
@@ -646,16 +650,6 @@ TEST(Step10_AgentLoop, NoTurnStartsExactlyAtTheDeadline) {
   EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
   EXPECT_EQ(model.calls(), 2);
   EXPECT_EQ(run.transcript.size(), 2u);
-}
-
-TEST(Step10_AgentLoop, ACallExactlyAtTheDeadlineIsNotRun) {
-  // The turn takes the whole 60 s: no time is left, so the call is not run.
-  FakeClock clock;
-  ScriptedModel model({"CALL echo(x)"}, &clock, absl::Seconds(60));
-  const AgentRun run = RunAgent(model, StandardTools(), "Hurry.", FastOptions(), clock);
-  EXPECT_EQ(run.stop_reason, AgentStop::kTimeBudget);
-  ASSERT_EQ(run.transcript.size(), 1u);
-  EXPECT_EQ(run.transcript[0].outcome, StepOutcome::kOutOfTime);
 }
 
 TEST(Step10_AgentLoop, AnAnswerAfterTheDeadlineIsAccepted) {
