@@ -98,12 +98,31 @@ endfunction()
 # is mostly GoogleTest and Eigen templates, and -O2 spends more than half of its compile time
 # optimizing them (optimizers_test.cc: 34.6 s at -O2, 16.2 s at -Og), while all of the tests
 # of a kata run in well under a second either way. What the tests call (stubs, solutions,
-# reference oracles, the test-support library) keeps the build type's flags, and so do the
-# benchmarks. -DLLMK_TEST_OPTIMIZE= (empty) compiles tests like everything else.
+# reference oracles, the test-support library but for the two files below) keeps the build
+# type's flags, and so do the benchmarks. -DLLMK_TEST_OPTIMIZE= (empty) compiles tests like everything else.
 set(LLMK_TEST_OPTIMIZE "-Og" CACHE STRING "Optimization flag of test code in optimized builds")
-function(llmk_test_code target)
+# The harness (`kata`) is compiled the same way: it starts processes and reads their JSON,
+# and its two unity batches are the first thing a new clone compiles before the board shows.
+# So are the two files of the test-support library that are all templates and whose run
+# time nobody measures (fixture.cc, the JSON loader; linalg.cc, Eigen's SVD and QR on the
+# tests' small matrices): llmk_test_code_sources().
+function(llmk_test_optimize_enabled out)
   if(LLMK_TEST_OPTIMIZE AND (LLMK_SANITIZE OR CMAKE_BUILD_TYPE MATCHES "^(RelWithDebInfo|Release)$"))
+    set(${out} ON PARENT_SCOPE)
+  else()
+    set(${out} OFF PARENT_SCOPE)
+  endif()
+endfunction()
+function(llmk_test_code target)
+  llmk_test_optimize_enabled(enabled)
+  if(enabled)
     target_compile_options(${target} PRIVATE ${LLMK_TEST_OPTIMIZE})
+  endif()
+endfunction()
+function(llmk_test_code_sources)
+  llmk_test_optimize_enabled(enabled)
+  if(enabled)
+    set_property(SOURCE ${ARGN} APPEND PROPERTY COMPILE_OPTIONS ${LLMK_TEST_OPTIMIZE})
   endif()
 endfunction()
 
@@ -120,6 +139,11 @@ endif()
 # what a stub's compile costs (about 1.7 s of a 2 s compile; with the header, 0.6 s), and
 # the learner recompiles one such file at every `kata test`. The AVX2 sources (other -m
 # flags) compile without it.
+# The learner's sources through ccache too: for the copies of the tree that the selftest
+# grades (their stubs are the main build's, byte for byte) and for CI (preset "ci"), which
+# fills the cache for them. Off for a learner, whose every compile of a stub is a new edit.
+option(LLMK_CCACHE_LEARNER "Compile the learner's kata sources through ccache as well" OFF)
+
 function(llmk_learner_pch)
   if(TARGET llmk_learner_pch)
     return()
@@ -132,8 +156,10 @@ function(llmk_learner_pch)
   target_link_libraries(llmk_learner_pch PRIVATE llmk_core)
   target_compile_options(llmk_learner_pch PRIVATE -g)
   llmk_apply_warnings(llmk_learner_pch)
+  # <llmk/core.h>, not its absolute path: the generated header is then the same in every
+  # copy of the tree, and so is everything compiled with it (ccache, below).
   target_precompile_headers(llmk_learner_pch PRIVATE <Eigen/Core> <string> <vector>
-                            ${CMAKE_SOURCE_DIR}/harness/include/llmk/core.h)
+                            <llmk/core.h>)
 endfunction()
 
 function(llmk_kata)
@@ -190,9 +216,12 @@ function(llmk_kata)
   target_compile_options(${K_NAME}_kata PRIVATE -g)
   llmk_learner_pch()
   target_precompile_headers(${K_NAME}_kata REUSE_FROM llmk_learner_pch)
-  # Not through ccache: every learner compile is a new edit, a miss, and a miss that hashes
-  # the precompiled header costs a quarter of a second more than the compile alone.
-  set_target_properties(${K_NAME}_kata PROPERTIES CXX_COMPILER_LAUNCHER "")
+  # Not through ccache (unless LLMK_CCACHE_LEARNER): every learner compile is a new edit, a
+  # miss, and a miss that hashes the precompiled header costs a quarter of a second more
+  # than the compile alone.
+  if(NOT LLMK_CCACHE_LEARNER)
+    set_target_properties(${K_NAME}_kata PROPERTIES CXX_COMPILER_LAUNCHER "")
+  endif()
 
   # Test sources are compiled once and linked against each variant.
   add_library(${K_NAME}_tests OBJECT ${K_TESTS})
