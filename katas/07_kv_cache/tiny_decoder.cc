@@ -2,6 +2,7 @@
 #include "tiny_decoder.h"
 
 #include <cmath>
+#include <cstdint>
 #include <utility>
 
 #include <fmt/format.h>
@@ -54,13 +55,28 @@ Matrix CausalAttention(const MatrixRef& a, const LayerWeights& w, const DecoderC
 }  // namespace
 
 void ValidateConfig(const DecoderConfig& c) {
-  Require(c.num_layers >= 1 && c.model_dim >= 1 && c.num_heads >= 1 && c.num_kv_heads >= 1 &&
-              c.ffn_dim >= 1 && c.vocab_size >= 1 && c.max_seq_len >= 1,
-          "ValidateConfig", "every size (L, D, H, Hkv, F, V, max_seq_len) must be >= 1");
+  const std::pair<const char*, int> sizes[] = {
+      {"num_layers", c.num_layers}, {"model_dim", c.model_dim},   {"num_heads", c.num_heads},
+      {"num_kv_heads", c.num_kv_heads}, {"ffn_dim", c.ffn_dim}, {"vocab_size", c.vocab_size},
+      {"max_seq_len", c.max_seq_len}};
+  for (const auto& [name, value] : sizes) {
+    Require(value >= 1 && value <= kMaxConfigSize, "ValidateConfig",
+            fmt::format("{} must be in [1, {}], got {}", name, kMaxConfigSize, value));
+  }
   Require(c.model_dim % c.num_heads == 0, "ValidateConfig",
           fmt::format("num_heads {} must divide model_dim {}", c.num_heads, c.model_dim));
   Require(c.num_heads % c.num_kv_heads == 0, "ValidateConfig",
           fmt::format("num_kv_heads {} must divide num_heads {}", c.num_kv_heads, c.num_heads));
+  // The largest weight matrices: the two tables [V, D] and [max_seq_len, D], and [D, F].
+  const std::pair<const char*, std::int64_t> tables[] = {
+      {"vocab_size * model_dim", std::int64_t{c.vocab_size} * c.model_dim},
+      {"max_seq_len * model_dim", std::int64_t{c.max_seq_len} * c.model_dim},
+      {"model_dim * ffn_dim", std::int64_t{c.model_dim} * c.ffn_dim}};
+  for (const auto& [name, entries] : tables) {
+    Require(entries <= kMaxWeightEntries, "ValidateConfig",
+            fmt::format("{} must be at most {} weights, got {}", name, kMaxWeightEntries,
+                        entries));
+  }
 }
 
 Decoder RandomDecoder(const DecoderConfig& config, std::uint64_t seed) {

@@ -40,7 +40,14 @@ struct DecoderConfig {
   int kv_width() const { return num_kv_heads * head_dim(); }      // Hkv·d
 };
 
-// Throws InvalidArgument unless every number is >= 1, H divides D and Hkv divides H.
+// The model is tiny: no size above kMaxConfigSize, no weight matrix above kMaxWeightEntries
+// floats (64 MiB).
+inline constexpr int kMaxConfigSize = 1 << 16;
+inline constexpr std::int64_t kMaxWeightEntries = std::int64_t{1} << 24;
+
+// Throws InvalidArgument naming the first broken rule: every size in [1, kMaxConfigSize],
+// H divides D, Hkv divides H, and the tables [V, D], [max_seq_len, D] and [D, F] at most
+// kMaxWeightEntries entries each.
 void ValidateConfig(const DecoderConfig& config);
 
 struct LayerWeights {
