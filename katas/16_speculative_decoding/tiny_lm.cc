@@ -7,19 +7,16 @@
 
 #include <fmt/format.h>
 
+#include "llmk/testing/random.h"
+
 namespace llmk::tiny_lm {
 namespace {
 
-Matrix Normal(Rng& rng, int rows, int cols, double scale) {
-  Matrix m(rows, cols);
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) m(i, j) = static_cast<float>(scale * rng.Normal());
-  }
-  return m;
-}
+using ::llmk::testing::RandomMatrix;
+
 
 Matrix Gain(Rng& rng, int width) {
-  Matrix g = Normal(rng, 1, width, 0.1);
+  Matrix g = RandomMatrix(rng, 1, width, 0.1);
   g.array() += 1.0f;
   return g;
 }
@@ -29,13 +26,13 @@ Layer RandomLayer(Rng& rng, int d_model, int ffn_dim, float out_scale) {
   const double in_f = 1.0 / std::sqrt(static_cast<double>(ffn_dim));
   Layer w;
   w.norm1 = Gain(rng, d_model);
-  w.wq = Normal(rng, d_model, d_model, in_d);
-  w.wk = Normal(rng, d_model, d_model, in_d);
-  w.wv = Normal(rng, d_model, d_model, in_d);
-  w.wo = Normal(rng, d_model, d_model, in_d * out_scale);
+  w.wq = RandomMatrix(rng, d_model, d_model, in_d);
+  w.wk = RandomMatrix(rng, d_model, d_model, in_d);
+  w.wv = RandomMatrix(rng, d_model, d_model, in_d);
+  w.wo = RandomMatrix(rng, d_model, d_model, in_d * out_scale);
   w.norm2 = Gain(rng, d_model);
-  w.w_up = Normal(rng, d_model, ffn_dim, in_d);
-  w.w_down = Normal(rng, ffn_dim, d_model, in_f * out_scale);
+  w.w_up = RandomMatrix(rng, d_model, ffn_dim, in_d);
+  w.w_down = RandomMatrix(rng, ffn_dim, d_model, in_f * out_scale);
   return w;
 }
 
@@ -110,13 +107,13 @@ Model RandomModel(const Config& config, std::uint64_t seed) {
   m.model_dim = c.model_dim;
   m.num_heads = c.num_heads;
   m.max_seq_len = c.max_seq_len;
-  m.embed = Normal(rng, c.vocab_size, c.model_dim, 1.0);
-  m.pos_embed = Normal(rng, c.max_seq_len, c.model_dim, 1.0);
+  m.embed = RandomMatrix(rng, c.vocab_size, c.model_dim, 1.0);
+  m.pos_embed = RandomMatrix(rng, c.max_seq_len, c.model_dim, 1.0);
   for (int l = 0; l < c.num_layers; ++l) {
     m.layers.push_back(RandomLayer(rng, c.model_dim, c.ffn_dim, 1.0f));
   }
   m.final_norm = Gain(rng, c.model_dim);
-  m.head = Normal(rng, c.model_dim, c.vocab_size,
+  m.head = RandomMatrix(rng, c.model_dim, c.vocab_size,
                   c.logit_std / std::sqrt(static_cast<double>(c.model_dim)));
   return m;
 }

@@ -42,6 +42,15 @@ void RequireGamma(std::string_view where, int gamma) {
                       gamma));
 }
 
+// γ >= 1 and one vocabulary for both models: token ids must mean the same words.
+void RequireModelPair(std::string_view where, const tiny_lm::Model& draft,
+                      const tiny_lm::Model& target, int gamma) {
+  RequireGamma(where, gamma);
+  Require(draft.vocab_size == target.vocab_size, where,
+          fmt::format("draft and target must share the vocabulary, got V = {} and V = {}",
+                      draft.vocab_size, target.vocab_size));
+}
+
 void RequireAlpha(std::string_view where, double alpha) {
   Require(alpha >= 0.0 && alpha <= 1.0, where,
           fmt::format("alpha must be in [0, 1], got {}", alpha));
@@ -179,10 +188,7 @@ int OptimalGamma(double alpha, double cost_ratio, int max_gamma) {
 Verdict SpeculativeStep(const tiny_lm::Model& draft, const tiny_lm::Model& target, int gamma,
                         Mode mode, Rng& rng, std::vector<int>& sequence,
                         tiny_lm::KvCache& draft_cache, tiny_lm::KvCache& target_cache) {
-  RequireGamma("SpeculativeStep", gamma);
-  Require(draft.vocab_size == target.vocab_size, "SpeculativeStep",
-          fmt::format("draft and target must share the vocabulary, got V = {} and V = {}",
-                      draft.vocab_size, target.vocab_size));
+  RequireModelPair("SpeculativeStep", draft, target, gamma);
   const int n = static_cast<int>(sequence.size());
   Require(n >= 1, "SpeculativeStep", "sequence must hold at least one token, got none");
   Require(draft_cache.length() <= n - 1 && target_cache.length() <= n - 1, "SpeculativeStep",
@@ -227,10 +233,7 @@ Verdict SpeculativeStep(const tiny_lm::Model& draft, const tiny_lm::Model& targe
 Generation GenerateSpeculative(const tiny_lm::Model& draft, const tiny_lm::Model& target,
                                const std::vector<int>& prompt, int num_tokens, int gamma,
                                Mode mode, Rng& rng) {
-  RequireGamma("GenerateSpeculative", gamma);
-  Require(draft.vocab_size == target.vocab_size, "GenerateSpeculative",
-          fmt::format("draft and target must share the vocabulary, got V = {} and V = {}",
-                      draft.vocab_size, target.vocab_size));
+  RequireModelPair("GenerateSpeculative", draft, target, gamma);
   const int p = static_cast<int>(prompt.size());
   Require(p >= 1, "GenerateSpeculative", "prompt must hold at least one token, got none");
   Require(num_tokens >= 1, "GenerateSpeculative",
