@@ -123,7 +123,8 @@ enum class Mode { kGreedy, kSample };
 //      n + k after a rejection and n + γ − 1 = n + k − 1 after a full acceptance (the last
 //      draft was proposed, never fed). No key or value of a rejected token remains.
 // The caches must fit their models and have room for n + γ positions (target) and
-// n + γ − 1 (draft); both models have the same V; gamma >= 1.
+// n + γ − 1 (draft), and so must each model's max_seq_len; both models have the same V;
+// the sequence's ids are in [0, V); gamma >= 1. A call that throws changes nothing.
 Verdict SpeculativeStep(const tiny_lm::Model& draft, const tiny_lm::Model& target, int gamma,
                         Mode mode, Rng& rng, std::vector<int>& sequence,
                         tiny_lm::KvCache& draft_cache, tiny_lm::KvCache& target_cache);

@@ -814,9 +814,24 @@ TEST(Step5_Rollback, StepRejectsBadCallsAndChangesNothing) {
   EXPECT_INVALID_ARGUMENT(SpeculativeStep(draft, target, 2, Mode::kSample, rng, sequence,
                                           draft_cache, full),
                           {"n - 1", "4", "5"});
+  std::vector<int> bad_token = sequence;
+  bad_token[2] = 7;
+  EXPECT_INVALID_ARGUMENT(SpeculativeStep(draft, target, 2, Mode::kSample, rng, bad_token,
+                                          draft_cache, target_cache),
+                          {"sequence[2]", "7"});
   EXPECT_EQ(sequence, before);
   EXPECT_EQ(draft_cache.length(), 0);
   EXPECT_EQ(full.length(), 5);
+  // 94 tokens and γ = 3 need position 96 of the target, past max_seq_len = 96; the draft's
+  // cache must not have been fed before the call fails.
+  std::vector<int> long_sequence = Prompt(94, 7, 4);
+  KvCache long_draft = KvCache::For(draft, 100);
+  KvCache long_target = KvCache::For(target, 100);
+  EXPECT_INVALID_ARGUMENT(SpeculativeStep(draft, target, 3, Mode::kSample, rng, long_sequence,
+                                          long_draft, long_target),
+                          {"max_seq_len", "97", "96"});
+  EXPECT_EQ(long_draft.length(), 0);
+  EXPECT_EQ(long_sequence.size(), 94u);
 }
 
 // ---------------------------------------------------------------------------------------

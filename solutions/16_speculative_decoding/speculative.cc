@@ -201,6 +201,15 @@ Verdict SpeculativeStep(const tiny_lm::Model& draft, const tiny_lm::Model& targe
                       "(target) positions, have {} and {}",
                       n + gamma - 1, n + gamma, draft_cache.capacity(),
                       target_cache.capacity()));
+  Require(n + gamma - 1 <= draft.max_seq_len && n + gamma <= target.max_seq_len,
+          "SpeculativeStep",
+          fmt::format("n + gamma - 1 = {} (draft) and n + gamma = {} (target) positions must fit "
+                      "max_seq_len (draft {}, target {})",
+                      n + gamma - 1, n + gamma, draft.max_seq_len, target.max_seq_len));
+  for (int i = 0; i < n; ++i) {
+    RequireToken("SpeculativeStep", fmt::format("sequence[{}]", i),
+                 sequence[static_cast<size_t>(i)], target.vocab_size);
+  }
   // 1. Draft: catch up on the tokens its cache lacks, then propose γ tokens.
   std::vector<int> feed(sequence.begin() + draft_cache.length(), sequence.end());
   std::vector<int> drafts;
