@@ -437,6 +437,8 @@ TEST(Step2_AcceptanceRule, RejectsADraftTokenOfProbabilityZero) {
   target << p3, p3;
   EXPECT_INVALID_ARGUMENT(VerifySampled({2}, target, q3, rng),
                           {"draft_probs(0, drafts[0] = 2)", "0"});
+  Rng untouched(1);
+  EXPECT_EQ(rng.NextU64(), untouched.NextU64()) << "a rejected call must draw nothing";
 }
 
 TEST(Step2_AcceptanceRule, RejectsDistributionsThatDoNotSumToOne) {
