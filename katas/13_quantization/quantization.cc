@@ -99,6 +99,14 @@ Matrix FakeQuantizeBackward(const MatrixRef& w, const MatrixRef& d_w_hat, QatFor
   throw NotImplemented("FakeQuantizeBackward");
 }
 
+// Step 7: gradient descent, forward through FakeQuantize, backward through the STE.
+Matrix TrainLogistic(const LogisticTask& task, const MatrixRef& w0, const TrainOptions& options) {
+  throw NotImplemented("TrainLogistic");
+}
+
+// Step 7: the fraction of samples classified right.
+double Accuracy(const LogisticTask& task, const MatrixRef& w) { throw NotImplemented("Accuracy"); }
+
 // Step 8: bytes of the codes plus bytes of the scales.
 std::int64_t StorageBytes(std::int64_t num_params, StorageFormat format, int group_size) {
   throw NotImplemented("StorageBytes");

@@ -17,6 +17,7 @@
 //   quant::Mxfp4Tensor f = quant::QuantizeMxfp4(w);              // step 5: E2M1, E8M0 scales
 //   quant::Int32Matrix acc = quant::Int8MatMul(qa, qb);          // step 6: exact in int32
 //   llmk::Matrix w_hat = quant::FakeQuantize(w, quant::QatFormat::kInt4);   // step 7
+//   llmk::Matrix w = quant::TrainLogistic(task, w0, options);    //   through the rounding
 //   std::int64_t b = quant::StorageBytes(7'000'000'000, quant::StorageFormat::kInt4, 128);
 //
 // R = rows, C = columns of the tensor being quantized; G = group size (values that share
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "llmk/core.h"
+#include "qat_task.h"
 
 namespace llmk::quant {
 
@@ -223,6 +225,24 @@ Matrix FakeQuantize(const MatrixRef& w, QatFormat format);
 // where it was clipped (int4: never, the absmax is on the grid; FP4: |w| > 6·scale of its
 // block). w and d_w_hat [R, C] of FakeQuantize's shape.
 Matrix FakeQuantizeBackward(const MatrixRef& w, const MatrixRef& d_w_hat, QatFormat format);
+
+// A logistic classifier p(n) = σ(x(n)·wᵀ) trained on a LogisticTask (qat_task.h) by
+// gradient descent on the mean binary cross-entropy, from w0 [1, D]. Each step t < steps:
+//   ŵ = FakeQuantize(w) with options.fake_quant, else ŵ = w
+//   p = σ(x·ŵᵀ)    dŵ = (p − y)ᵀ·x / N    dw = FakeQuantizeBackward(w, dŵ) or dŵ
+//   w ← w − lr_t·dw,   lr_t = lr·(1 − t/steps) with options.decay, else lr
+// Returns the latent w [1, D]; the deployed weight is FakeQuantize(w).
+struct TrainOptions {
+  int steps = 0;            // >= 0
+  float lr = 0.0f;          // finite, >= 0
+  bool decay = false;       // linear decay of the learning rate to 0
+  bool fake_quant = false;  // quantization-aware: train through FakeQuantize
+  QatFormat format = QatFormat::kInt4;
+};
+Matrix TrainLogistic(const LogisticTask& task, const MatrixRef& w0, const TrainOptions& options);
+
+// The fraction of samples with (x(n)·wᵀ > 0) == (y(n) == 1). w [1, D].
+double Accuracy(const LogisticTask& task, const MatrixRef& w);
 
 // ---------------------------------------------------------------------------------
 // Step 8: memory arithmetic.

@@ -503,6 +503,54 @@ Matrix FakeQuantizeBackward(const MatrixRef& w, const MatrixRef& d_w_hat, QatFor
   return dw;
 }
 
+namespace {
+
+void RequireTask(std::string_view where, const LogisticTask& task, const MatrixRef& w) {
+  RequireTensor(where, "task.x", task.x);
+  RequireShape(where, "task.y", task.y, task.x.rows(), 1, "one label per row of x");
+  RequireShape(where, "w", w, 1, task.x.cols(), "one weight per feature");
+  RequireFinite(where, "w", w);
+}
+
+}  // namespace
+
+Matrix TrainLogistic(const LogisticTask& task, const MatrixRef& w0, const TrainOptions& options) {
+  constexpr std::string_view kWhere = "TrainLogistic";
+  RequireTask(kWhere, task, w0);
+  Require(options.steps >= 0, kWhere, fmt::format("options.steps must be >= 0, got {}", options.steps));
+  Require(std::isfinite(options.lr) && options.lr >= 0.0f, kWhere,
+          fmt::format("options.lr must be finite and >= 0, got {}", options.lr));
+  if (options.fake_quant) RequireMxShape(kWhere, task.x.cols());
+  const float n = static_cast<float>(task.x.rows());
+  Matrix w = w0;
+  Matrix w_hat, logits, residual, dw_hat;
+  for (int t = 0; t < options.steps; ++t) {
+    // Forward: the layer computes with the rounded weight (step 7).
+    w_hat = options.fake_quant ? FakeQuantize(w, options.format) : w;
+    logits.noalias() = task.x * w_hat.transpose();  // [N, 1]
+    // p − y, the gradient of the cross-entropy with respect to the logits.
+    residual = (1.0f / (1.0f + (-logits.array()).exp()) - task.y.array()).matrix();
+    dw_hat.noalias() = residual.transpose() * task.x;  // [1, D]
+    dw_hat /= n;
+    // Backward through the rounding: the straight-through estimator.
+    const Matrix dw = options.fake_quant ? FakeQuantizeBackward(w, dw_hat, options.format) : dw_hat;
+    const float lr = options.decay ? options.lr * (1.0f - static_cast<float>(t) / options.steps)
+                                   : options.lr;
+    w -= lr * dw;
+  }
+  return w;
+}
+
+double Accuracy(const LogisticTask& task, const MatrixRef& w) {
+  RequireTask("Accuracy", task, w);
+  const Matrix logits = task.x * w.transpose();
+  int right = 0;
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    right += (logits(i, 0) > 0.0f) == (task.y(i, 0) == 1.0f);
+  }
+  return static_cast<double>(right) / static_cast<double>(logits.rows());
+}
+
 // ---------------------------------------------------------------------------------
 // Step 8.
 

@@ -14,7 +14,8 @@ Independent of the C++ code on purpose:
   - the MXFP4 exponent from np.frexp instead of a logarithm;
   - int4 packing with numpy bit operations on whole arrays;
   - splitmix64 and Box-Muller written out in Python for llmk::Rng;
-  - the int8 product in int64 with numpy's matmul.
+  - the int8 product in int64 with numpy's matmul;
+  - the training run of Step 7 with its own numpy loop (float32, as the kata trains).
 
 Usage: 13_quantization.py [FIXTURES_DIR]   (default: ../../fixtures/13_quantization)
 Prints one line per value, then every mismatch; exits 1 if any value disagrees or is missing.
@@ -235,6 +236,71 @@ def fake_quant(values):
             "fp4_mask": np.where(clipped, 0.0, 1.0).reshape(4, 8)}
 
 
+def qat_task(seed, n, d):
+    """MakeQatTask of qat_task.h: x row by row from llmk::Rng, then the teacher's weights."""
+    rng = SplitMix64(seed)
+    x = np.array([[1.0] + [rng.uniform() for _ in range(d - 1)] for _ in range(n)])
+    teacher = np.array([0.0, 10.0] + [rng.uniform() for _ in range(d - 2)])
+    z = x.astype(F).astype(np.float64) @ teacher
+    return x.astype(F), (z > np.median(z)).astype(F)
+
+
+def int4_rows(w):
+    """FakeQuantize kInt4 on one row of whole groups of 32, float32."""
+    out = np.empty_like(w)
+    for g in range(0, w.size, 32):
+        block = w[g:g + 32]
+        s = F(np.abs(block).max() / F(7))
+        out[g:g + 32] = (sym_codes(block, s, 7) * s).astype(F)
+    return out
+
+
+def fp4_rows(w):
+    """FakeQuantize kFp4 on one row of whole blocks of 32."""
+    out = np.empty(w.size)
+    for g in range(0, w.size, 32):
+        block = w[g:g + 32].astype(np.float64)
+        e = mx_exponent(np.abs(block).max())
+        out[g:g + 32] = [FP4[fp4_code(v)] * 2.0 ** e for v in block / 2.0 ** e]
+    return out.astype(F)
+
+
+def fp4_ste_mask(w):
+    mask = np.ones(w.size, dtype=F)
+    for g in range(0, w.size, 32):
+        block = w[g:g + 32].astype(np.float64)
+        e = mx_exponent(np.abs(block).max())
+        mask[g:g + 32] = np.where(np.abs(block) > 6 * 2.0 ** e, 0, 1)
+    return mask
+
+
+def train_logistic(x, y, w, steps, lr, decay, quantize=None, mask=None):
+    """Gradient descent on the mean cross-entropy of sigmoid(x.w); float32 throughout."""
+    w = w.astype(F).copy()
+    for t in range(steps):
+        w_hat = quantize(w) if quantize else w
+        p = (F(1) / (F(1) + np.exp(-(x @ w_hat)))).astype(F)
+        grad = ((p - y) @ x / F(len(y))).astype(F)
+        if mask:
+            grad = grad * mask(w)
+        step = F(lr * (1 - t / steps)) if decay else F(lr)
+        w = (w - step * grad).astype(F)
+    return w
+
+
+def qat(values):
+    x, y = qat_task(int(values["seed"]), int(values["samples"]), int(values["features"]))
+    acc = lambda w: float(np.mean((x @ w > 0) == (y == 1)))
+    w = train_logistic(x, y, np.zeros(x.shape[1]), int(values["float_steps"]),
+                       float(values["float_lr"]), False)
+    rows = []
+    for quantize, mask in ((int4_rows, None), (fp4_rows, fp4_ste_mask)):
+        w_qat = train_logistic(x, y, w, int(values["qat_steps"]), float(values["qat_lr"]), True,
+                               quantize, mask)
+        rows.append([acc(w), acc(quantize(w)), acc(quantize(w_qat))])
+    return {"accuracy": np.array(rows)}
+
+
 def gemm(values):
     a, b = f32(values, "a"), f32(values, "b")
     sa = (np.abs(a).max(axis=1, keepdims=True) / F(127)).astype(F)
@@ -266,11 +332,12 @@ RECOMPUTE = {
     "fake_quant.json": fake_quant,
     "gemm.json": gemm,
     "memory.json": memory,
+    "qat.json": qat,
 }
 INPUTS = {
     "x", "relu", "signed", "w", "outlier_seed", "outlier_rows", "outlier_cols",
     "outlier_column", "outlier_factor", "group_size", "demo_values", "block", "a", "b",
-    "params",
+    "params", "seed", "samples", "features", "float_steps", "float_lr", "qat_steps", "qat_lr",
 }
 
 
