@@ -13,7 +13,7 @@ Independent of the C++ code on purpose:
     even mantissa bit;
   - the MXFP4 exponent from np.frexp instead of a logarithm;
   - int4 packing with numpy bit operations on whole arrays;
-  - splitmix64 and Box-Muller written out in Python for llmk::Rng;
+  - llmk::Rng in Python: 11_harness.py's splitmix64 and Box-Muller on top of it;
   - the int8 product in int64 with numpy's matmul;
   - the training run of Step 7 with its own numpy loop (float32, as the kata trains).
 
@@ -22,31 +22,19 @@ Prints one line per value, then every mismatch; exits 1 if any value disagrees o
 """
 import math
 import sys
+from importlib import import_module
 
 import numpy as np
 
 import fixture_check
 
 matrix = fixture_check.fixture_value
-MASK64 = (1 << 64) - 1
 F = np.float32
 
 
-class SplitMix64:
-    """llmk::Rng: splitmix64; Normal() is Box-Muller on 1 - u1 and u2."""
-
-    def __init__(self, seed):
-        self.state = seed & MASK64
-
-    def next_u64(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        return z ^ (z >> 31)
-
-    def uniform(self):
-        return (self.next_u64() >> 11) / float(1 << 53)
+class SplitMix64(import_module("11_harness").SplitMix64):
+    """llmk::Rng (splitmix64, written out in 11_harness.py) with its Normal(): Box-Muller on
+    1 - u1 and u2."""
 
     def normal(self):
         u1 = 1.0 - self.uniform()
