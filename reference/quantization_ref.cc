@@ -26,7 +26,8 @@ MatrixD SymmetricRoundTrip(const MatrixD& x, int qmax, int group_size) {
       for (Eigen::Index j = g0; j < g0 + group_size; ++j) amax = std::max(amax, std::abs(x(i, j)));
       const double s = amax / qmax;
       for (Eigen::Index j = g0; j < g0 + group_size; ++j) {
-        out(i, j) = s == 0.0 ? 0.0 : s * std::clamp(RoundHalfEven(x(i, j) / s), -1.0 * qmax, 1.0 * qmax);
+        out(i, j) =
+            s == 0.0 ? 0.0 : s * std::clamp(RoundHalfEven(x(i, j) / s), -1.0 * qmax, 1.0 * qmax);
       }
     }
   }
@@ -37,8 +38,8 @@ double Fp4CodeValue(int code) {
   const int sign = (code >> 3) & 1;
   const int exponent = (code >> 1) & 3;
   const int mantissa = code & 1;
-  const double magnitude = exponent == 0 ? mantissa * 0.5
-                                         : std::pow(2.0, exponent - 1) * (1.0 + mantissa / 2.0);
+  const double magnitude =
+      exponent == 0 ? mantissa * 0.5 : std::pow(2.0, exponent - 1) * (1.0 + mantissa / 2.0);
   return sign ? -magnitude : magnitude;
 }
 

@@ -37,12 +37,14 @@ inline LogisticTask MakeQatTask(std::uint64_t seed, int n = 256, int d = 32) {
   for (int j = 2; j < d; ++j) teacher[static_cast<size_t>(j)] = rng.Uniform();
   std::vector<double> z(static_cast<size_t>(n), 0.0);
   for (int i = 0; i < n; ++i) {
-    for (int j = 0; j < d; ++j) z[static_cast<size_t>(i)] += task.x(i, j) * teacher[static_cast<size_t>(j)];
+    for (int j = 0; j < d; ++j)
+      z[static_cast<size_t>(i)] += task.x(i, j) * teacher[static_cast<size_t>(j)];
   }
   std::vector<double> sorted = z;
   std::sort(sorted.begin(), sorted.end());
-  const double median = n % 2 ? sorted[static_cast<size_t>(n / 2)]
-                              : 0.5 * (sorted[static_cast<size_t>(n / 2 - 1)] + sorted[static_cast<size_t>(n / 2)]);
+  const double median =
+      n % 2 ? sorted[static_cast<size_t>(n / 2)]
+            : 0.5 * (sorted[static_cast<size_t>(n / 2 - 1)] + sorted[static_cast<size_t>(n / 2)]);
   task.y.resize(n, 1);
   for (int i = 0; i < n; ++i) task.y(i, 0) = z[static_cast<size_t>(i)] > median ? 1.0f : 0.0f;
   return task;

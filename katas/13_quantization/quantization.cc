@@ -37,9 +37,7 @@ Matrix DequantizeAffine(const Uint8Matrix& q, const AffineParams& params) {
 }
 
 // Step 2: max |x − x̂| and the root mean square, in double.
-QuantError ErrorOf(const MatrixRef& x, const MatrixRef& x_hat) {
-  throw NotImplemented("ErrorOf");
-}
+QuantError ErrorOf(const MatrixRef& x, const MatrixRef& x_hat) { throw NotImplemented("ErrorOf"); }
 
 // Step 3: one scale per tensor, row, column or group of a row.
 Int8Quantized QuantizeInt8(const MatrixRef& x, Granularity granularity, int group_size) {
@@ -90,9 +88,7 @@ Matrix QuantizedMatMul(const Int8Quantized& a, const Int8Quantized& b, Backend b
 }
 
 // Step 7: quantize, then dequantize.
-Matrix FakeQuantize(const MatrixRef& w, QatFormat format) {
-  throw NotImplemented("FakeQuantize");
-}
+Matrix FakeQuantize(const MatrixRef& w, QatFormat format) { throw NotImplemented("FakeQuantize"); }
 
 // Step 7: the gradient straight through, 0 where the forward pass clipped.
 Matrix FakeQuantizeBackward(const MatrixRef& w, const MatrixRef& d_w_hat, QatFormat format) {

@@ -49,8 +49,7 @@ namespace llmk::quant {
 
 using Int8Matrix = Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using Uint8Matrix = Eigen::Matrix<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using Int32Matrix =
-    Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Int32Matrix = Eigen::Matrix<std::int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // ---------------------------------------------------------------------------------
 // Step 1: symmetric absmax int8.
@@ -110,7 +109,7 @@ enum class Granularity {
 };
 
 struct Int8Quantized {
-  Int8Matrix q;  // [R, C], symmetric codes in [−127, 127]
+  Int8Matrix q;   // [R, C], symmetric codes in [−127, 127]
   Matrix scales;  // shape by granularity, above; each = max|slice| / 127
   Granularity granularity = Granularity::kPerTensor;
   int group_size = 0;  // G for kPerGroup, 0 otherwise
@@ -138,9 +137,9 @@ std::vector<std::uint8_t> PackInt4(std::span<const std::int8_t> values);
 std::vector<std::int8_t> UnpackInt4(std::span<const std::uint8_t> packed);
 
 struct Int4Quantized {
-  int rows = 0;        // R
-  int cols = 0;        // C, even
-  int group_size = 0;  // G, dividing C
+  int rows = 0;                      // R
+  int cols = 0;                      // C, even
+  int group_size = 0;                // G, dividing C
   std::vector<std::uint8_t> packed;  // R·C/2 bytes, row by row, PackInt4's nibble order
   Matrix scales;                     // [R, C / G], each = max|group| / 7
 };
@@ -200,8 +199,7 @@ inline constexpr int kMaxInt8Depth = 131071;
 
 // acc(i, j) = Σ_k a(i, k)·b(k, j), every product and sum exact in int32.
 // a [M, K], b [K, N], M, K, N >= 1, K <= kMaxInt8Depth.
-Int32Matrix Int8MatMul(const Int8Matrix& a, const Int8Matrix& b,
-                       Backend backend = Backend::kAuto);
+Int32Matrix Int8MatMul(const Int8Matrix& a, const Int8Matrix& b, Backend backend = Backend::kAuto);
 
 // The product of two quantized matrices, rescaled: c(i, j) = sa(i) · sb(j) · acc(i, j),
 // sa the row scale of a (kPerTensor or kPerRow), sb the column scale of b (kPerTensor or

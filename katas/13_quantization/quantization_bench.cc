@@ -78,8 +78,8 @@ void BM_NaiveFloatMatMul(benchmark::State& state) {
     benchmark::DoNotOptimize(c.data());
   }
   g_naive_seconds[n] = Seconds(start) / static_cast<double>(state.iterations());
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * n * n * n * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * n * n * n * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // A stub throws llmk::NotImplemented, which would end the whole binary instead of this one
@@ -112,7 +112,8 @@ void Int8Benchmark(benchmark::State& state, Backend backend) {
   const double ops = 2.0 * n * n * n;
   state.counters["GOP/s"] =
       benchmark::Counter(ops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-  if (const double peak = PeakGops(); peak > 0.0) state.counters["peak"] = ops / seconds * 1e-9 / peak;
+  if (const double peak = PeakGops(); peak > 0.0)
+    state.counters["peak"] = ops / seconds * 1e-9 / peak;
   if (auto it = g_naive_seconds.find(n); it != g_naive_seconds.end()) {
     state.counters["x_naive"] = it->second / seconds;
   }
@@ -122,8 +123,23 @@ void BM_Int8MatMul(benchmark::State& state) { Int8Benchmark(state, Backend::kAut
 void BM_Int8MatMulScalar(benchmark::State& state) { Int8Benchmark(state, Backend::kScalar); }
 
 BENCHMARK(BM_Int8Peak)->UseRealTime();
-BENCHMARK(BM_NaiveFloatMatMul)->ArgName("n")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Int8MatMul)->ArgName("n")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_Int8MatMulScalar)->ArgName("n")->Arg(256)->Arg(1024)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_NaiveFloatMatMul)
+    ->ArgName("n")
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Int8MatMul)
+    ->ArgName("n")
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Int8MatMulScalar)
+    ->ArgName("n")
+    ->Arg(256)
+    ->Arg(1024)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -50,9 +50,7 @@ MatrixD D(const IntMatrix& m) {
 }
 
 // A block of 32 that the fixtures show 8 to a line, as the one row it is.
-Matrix AsRow(const Matrix& m) {
-  return Eigen::Map<const Matrix>(m.data(), 1, m.size());
-}
+Matrix AsRow(const Matrix& m) { return Eigen::Map<const Matrix>(m.data(), 1, m.size()); }
 
 Matrix AsLines(const Matrix& row) { return Eigen::Map<const Matrix>(row.data(), 4, 8); }
 
@@ -334,12 +332,10 @@ TEST(Step3_Granularity, OutlierColumn) {
   const int outlier = fx.Int("outlier_column");
   x.col(outlier) *= static_cast<float>(fx.Scalar("outlier_factor"));
   const MatrixD expected = fx.MatrixD("outlier_rms");
-  const Mode modes[] = {{"per tensor", Granularity::kPerTensor, 0},
-                        {"per row", Granularity::kPerRow, 0},
-                        {"per column", Granularity::kPerColumn, 0},
-                        {"G = 32", Granularity::kPerGroup, 32},
-                        {"G = 64", Granularity::kPerGroup, 64},
-                        {"G = 128", Granularity::kPerGroup, 128}};
+  const Mode modes[] = {
+      {"per tensor", Granularity::kPerTensor, 0}, {"per row", Granularity::kPerRow, 0},
+      {"per column", Granularity::kPerColumn, 0}, {"G = 32", Granularity::kPerGroup, 32},
+      {"G = 64", Granularity::kPerGroup, 64},     {"G = 128", Granularity::kPerGroup, 128}};
   MatrixD rms(6, 2);
   for (int m = 0; m < 6; ++m) {
     const Matrix x_hat = DequantizeInt8(QuantizeInt8(x, modes[m].granularity, modes[m].group_size));
@@ -449,7 +445,8 @@ TEST(Step4_Int4Packing, HandExample) {
   EXPECT_ALLCLOSE(DequantizeInt4(t), fx.MatrixD("x_hat"), fx.tolerance());
   const MatrixD demo = fx.MatrixD("demo_values");
   std::vector<std::int8_t> values;
-  for (Eigen::Index j = 0; j < demo.cols(); ++j) values.push_back(static_cast<std::int8_t>(demo(0, j)));
+  for (Eigen::Index j = 0; j < demo.cols(); ++j)
+    values.push_back(static_cast<std::int8_t>(demo(0, j)));
   EXPECT_ALLCLOSE(BytesOf(PackInt4(values)), fx.MatrixD("demo_packed"), kExact);
 }
 
@@ -493,9 +490,8 @@ TEST(Step4_Int4Packing, MatchesReferenceOnAwkwardSizes) {
         ASSERT_EQ(t.packed.size(), static_cast<size_t>(rows * cols / 2));
         const Matrix x_hat = DequantizeInt4(t);
         EXPECT_ALLCLOSE(x_hat, ref::SymmetricRoundTrip(D(x), 7, group), (Tolerance{1e-30, 1e-6}));
-        EXPECT_TRUE(WithinHalfStep(x, x_hat, [&](Eigen::Index i, Eigen::Index j) {
-          return t.scales(i, j / group);
-        }));
+        EXPECT_TRUE(WithinHalfStep(
+            x, x_hat, [&](Eigen::Index i, Eigen::Index j) { return t.scales(i, j / group); }));
         EXPECT_LE(Unpacked(t).cwiseAbs().maxCoeff(), 7.0);
       }
     }
@@ -618,7 +614,7 @@ TEST(Step5_Fp4, ZeroBlock) {
   x(0, 40) = 3.0f;
   const Mxfp4Tensor t = QuantizeMxfp4(x);
   ASSERT_EQ(t.scales.size(), 2u);
-  EXPECT_EQ(t.scales[0], 0);  // 2^−127
+  EXPECT_EQ(t.scales[0], 0);        // 2^−127
   EXPECT_EQ(t.scales[1], 127 - 1);  // floor(log2 3) − 2 = −1
   for (int j = 0; j < 32; ++j) EXPECT_EQ(t.codes[j], 0) << j;
   const Matrix x_hat = DequantizeMxfp4(t);
@@ -659,7 +655,8 @@ const char* Name(Backend b) {
 Int8Matrix RandomInt8(Rng& rng, int rows, int cols) {
   Int8Matrix m(rows, cols);
   for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) m(i, j) = static_cast<std::int8_t>(static_cast<int>(rng.Below(256)) - 128);
+    for (int j = 0; j < cols; ++j)
+      m(i, j) = static_cast<std::int8_t>(static_cast<int>(rng.Below(256)) - 128);
   }
   return m;
 }
@@ -724,10 +721,11 @@ TEST(Step6_Int8Gemm, EqualsTheDequantizedProduct) {
   for (int m : {1, 7, 33}) {
     for (int k : {1, 33, 100}) {
       for (int n : {1, 7, 33}) {
-        const Int8Quantized a =
-            QuantizeInt8(RandomMatrix(rng, m, k), m % 2 ? Granularity::kPerRow : Granularity::kPerTensor);
-        const Int8Quantized b = QuantizeInt8(RandomMatrix(rng, k, n, 0.1),
-                                             n % 2 ? Granularity::kPerColumn : Granularity::kPerTensor);
+        const Int8Quantized a = QuantizeInt8(
+            RandomMatrix(rng, m, k), m % 2 ? Granularity::kPerRow : Granularity::kPerTensor);
+        const Int8Quantized b =
+            QuantizeInt8(RandomMatrix(rng, k, n, 0.1),
+                         n % 2 ? Granularity::kPerColumn : Granularity::kPerTensor);
         const MatrixD expected = D(DequantizeInt8(a)) * D(DequantizeInt8(b));
         const MatrixD terms = D(DequantizeInt8(a)).cwiseAbs() * D(DequantizeInt8(b)).cwiseAbs();
         for (Backend backend : Backends()) {
@@ -745,10 +743,14 @@ TEST(Step6_Int8Gemm, RejectsScalesThatChangeAlongK) {
   const Matrix x = RandomMatrix(rng, 4, 8), w = RandomMatrix(rng, 8, 4);
   const Int8Quantized b = QuantizeInt8(w, Granularity::kPerColumn);
   const Int8Quantized a = QuantizeInt8(x, Granularity::kPerRow);
-  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(QuantizeInt8(x, Granularity::kPerColumn), b), {"a's scales"});
-  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(QuantizeInt8(x, Granularity::kPerGroup, 4), b), {"a's scales"});
-  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(a, QuantizeInt8(w, Granularity::kPerRow)), {"b's scales"});
-  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(a, QuantizeInt8(w, Granularity::kPerGroup, 2)), {"b's scales"});
+  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(QuantizeInt8(x, Granularity::kPerColumn), b),
+                          {"a's scales"});
+  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(QuantizeInt8(x, Granularity::kPerGroup, 4), b),
+                          {"a's scales"});
+  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(a, QuantizeInt8(w, Granularity::kPerRow)),
+                          {"b's scales"});
+  EXPECT_INVALID_ARGUMENT(QuantizedMatMul(a, QuantizeInt8(w, Granularity::kPerGroup, 2)),
+                          {"b's scales"});
 }
 
 TEST(Step6_Int8Gemm, RejectsBadShapes) {
@@ -756,9 +758,9 @@ TEST(Step6_Int8Gemm, RejectsBadShapes) {
   EXPECT_INVALID_ARGUMENT(Int8MatMul(a, Int8Matrix::Ones(4, 2)), {"b", "3xc", "4x2"});
   EXPECT_INVALID_ARGUMENT(Int8MatMul(Int8Matrix(0, 3), Int8Matrix::Ones(3, 2)), {"a", "0x3"});
   EXPECT_INVALID_ARGUMENT(Int8MatMul(a, Int8Matrix(3, 0)), {"b", "3x0"});
-  EXPECT_INVALID_ARGUMENT(Int8MatMul(Int8Matrix::Ones(1, kMaxInt8Depth + 1),
-                                     Int8Matrix::Ones(kMaxInt8Depth + 1, 1)),
-                          {"K", "131071", "131072"});
+  EXPECT_INVALID_ARGUMENT(
+      Int8MatMul(Int8Matrix::Ones(1, kMaxInt8Depth + 1), Int8Matrix::Ones(kMaxInt8Depth + 1, 1)),
+      {"K", "131071", "131072"});
 }
 
 // ---------------------------------------------------------------------------------
@@ -777,7 +779,8 @@ TEST(Step7_Qat, FakeQuantizeIsQuantizeThenDequantize) {
   for (int rows : {1, 3, 8}) {
     for (int cols : {32, 64, 160}) {
       const Matrix w = SpreadRows(rng, rows, cols);
-      EXPECT_ALLCLOSE(FakeQuantize(w, QatFormat::kInt4), DequantizeInt4(QuantizeInt4(w, 32)), kExact);
+      EXPECT_ALLCLOSE(FakeQuantize(w, QatFormat::kInt4), DequantizeInt4(QuantizeInt4(w, 32)),
+                      kExact);
       EXPECT_ALLCLOSE(FakeQuantize(w, QatFormat::kFp4), ref::Mxfp4RoundTrip(D(w)), kExact);
       // Rounding twice changes nothing: ŵ is on the grid it was rounded to.
       for (QatFormat f : {QatFormat::kInt4, QatFormat::kFp4}) {
@@ -814,7 +817,8 @@ TEST(Step7_Qat, ClippedExactlyAboveSixTimesTheScale) {
         const double amax = w.block(i, 32 * b, 1, 32).cwiseAbs().maxCoeff();
         const double limit = 6 * std::ldexp(1.0, static_cast<int>(std::floor(std::log2(amax))) - 2);
         for (int j = 32 * b; j < 32 * b + 32; ++j) {
-          EXPECT_EQ(dw(i, j), std::abs(w(i, j)) > limit ? 0.0f : 1.0f) << trial << " " << i << " " << j;
+          EXPECT_EQ(dw(i, j), std::abs(w(i, j)) > limit ? 0.0f : 1.0f)
+              << trial << " " << i << " " << j;
         }
       }
     }
@@ -852,7 +856,8 @@ TEST(Step7_Qat, TrainingThroughTheRoundingBeatsRoundingAfterTraining) {
     EXPECT_NEAR(float_acc, expected(f, 0), atol);
     EXPECT_NEAR(ptq, expected(f, 1), atol);
     EXPECT_NEAR(qat_acc, expected(f, 2), atol);
-    EXPECT_GE(qat_acc - ptq, 0.03) << "after rounding: " << ptq << ", trained through it: " << qat_acc;
+    EXPECT_GE(qat_acc - ptq, 0.03)
+        << "after rounding: " << ptq << ", trained through it: " << qat_acc;
   }
 }
 

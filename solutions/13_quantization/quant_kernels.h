@@ -31,7 +31,7 @@ void PackBInt16(const std::int8_t* b, std::ptrdiff_t ldb, int k, int n, std::int
 // on sign-extended int16 (exact: a pair of products is at most 2·128² = 2^15 in magnitude)
 // and VPADDD into int32 accumulators. Blocked over K so that a block of packed a stays in
 // the L2 cache while each 16-column panel of b is swept over it.
-void Int8MatMulAvx2(const std::int16_t* packed_a, const std::int16_t* packed_b, int m, int k,
-                    int n, std::int32_t* c, std::ptrdiff_t ldc);
+void Int8MatMulAvx2(const std::int16_t* packed_a, const std::int16_t* packed_b, int m, int k, int n,
+                    std::int32_t* c, std::ptrdiff_t ldc);
 
 }  // namespace llmk::quant::internal

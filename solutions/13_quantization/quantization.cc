@@ -22,8 +22,7 @@ namespace {
 float RoundEven(float v) { return std::nearbyint(v); }
 
 void RequireNonEmpty(std::string_view where, std::string_view name, const MatrixRef& x) {
-  Require(x.size() > 0, where,
-          fmt::format("{} must not be empty, got {}", name, ShapeOf(x)));
+  Require(x.size() > 0, where, fmt::format("{} must not be empty, got {}", name, ShapeOf(x)));
 }
 
 // Every entry finite; the message gives the first bad one.
@@ -61,8 +60,8 @@ int SymmetricCode(float v, float scale, int qmax) {
 void RequireGroup(std::string_view where, int group_size, Eigen::Index cols) {
   Require(group_size > 0, where, fmt::format("group_size must be > 0, got {}", group_size));
   Require(cols % group_size == 0, where,
-          fmt::format("group_size must divide the row of {} columns, got {} ({} left over)",
-                      cols, group_size, cols % group_size));
+          fmt::format("group_size must divide the row of {} columns, got {} ({} left over)", cols,
+                      group_size, cols % group_size));
 }
 
 }  // namespace
@@ -120,9 +119,9 @@ Uint8Matrix QuantizeAffine(const MatrixRef& x, const AffineParams& params) {
   Uint8Matrix q(x.rows(), x.cols());
   for (Eigen::Index i = 0; i < x.rows(); ++i) {
     for (Eigen::Index j = 0; j < x.cols(); ++j) {
-      const float code =
-          params.scale == 0.0f ? static_cast<float>(params.zero_point)
-                               : RoundEven(x(i, j) / params.scale) + params.zero_point;
+      const float code = params.scale == 0.0f
+                             ? static_cast<float>(params.zero_point)
+                             : RoundEven(x(i, j) / params.scale) + params.zero_point;
       q(i, j) = static_cast<std::uint8_t>(std::clamp(code, 0.0f, 255.0f));
     }
   }
@@ -190,10 +189,9 @@ Int8Quantized QuantizeInt8(const MatrixRef& x, Granularity granularity, int grou
   }
   for (Eigen::Index i = 0; i < r; ++i) {
     for (Eigen::Index j = 0; j < c; ++j) {
-      const float s = t.scales(t.scales.rows() == 1 ? 0 : i,
-                               t.scales.cols() == 1 ? 0 : (granularity == Granularity::kPerGroup
-                                                               ? j / group
-                                                               : j));
+      const float s = t.scales(
+          t.scales.rows() == 1 ? 0 : i,
+          t.scales.cols() == 1 ? 0 : (granularity == Granularity::kPerGroup ? j / group : j));
       t.q(i, j) = static_cast<std::int8_t>(SymmetricCode(x(i, j), s, kInt8Max));
     }
   }
@@ -205,9 +203,14 @@ Matrix DequantizeInt8(const Int8Quantized& t) {
   const Eigen::Index r = t.q.rows(), c = t.q.cols();
   Eigen::Index want_rows = 1, want_cols = 1;
   switch (t.granularity) {
-    case Granularity::kPerTensor: break;
-    case Granularity::kPerRow: want_rows = r; break;
-    case Granularity::kPerColumn: want_cols = c; break;
+    case Granularity::kPerTensor:
+      break;
+    case Granularity::kPerRow:
+      want_rows = r;
+      break;
+    case Granularity::kPerColumn:
+      want_cols = c;
+      break;
     case Granularity::kPerGroup:
       RequireGroup(kWhere, t.group_size, c);
       want_rows = r;
@@ -250,7 +253,9 @@ std::vector<std::uint8_t> PackInt4(std::span<const std::int8_t> values) {
 std::vector<std::int8_t> UnpackInt4(std::span<const std::uint8_t> packed) {
   std::vector<std::int8_t> values(2 * packed.size());
   // A nibble n is n for n < 8 and n − 16 otherwise (4-bit two's complement).
-  const auto signed_nibble = [](unsigned n) { return static_cast<std::int8_t>(n < 8 ? n : int(n) - 16); };
+  const auto signed_nibble = [](unsigned n) {
+    return static_cast<std::int8_t>(n < 8 ? n : int(n) - 16);
+  };
   for (std::size_t i = 0; i < packed.size(); ++i) {
     values[2 * i] = signed_nibble(packed[i] & 0xFu);
     values[2 * i + 1] = signed_nibble(packed[i] >> 4);
@@ -342,8 +347,8 @@ int Mxfp4Exponent(float amax) {
 
 void RequireMxShape(std::string_view where, Eigen::Index cols) {
   Require(cols > 0 && cols % kMxBlock == 0, where,
-          fmt::format("the row must be a positive multiple of {} values, got {} columns",
-                      kMxBlock, cols));
+          fmt::format("the row must be a positive multiple of {} values, got {} columns", kMxBlock,
+                      cols));
 }
 
 }  // namespace
@@ -382,7 +387,8 @@ Matrix DequantizeMxfp4(const Mxfp4Tensor& t) {
   Matrix x(t.rows, t.cols);
   for (int i = 0; i < t.rows; ++i) {
     for (int j = 0; j < t.cols; ++j) {
-      const std::uint8_t e = t.scales[static_cast<std::size_t>(i) * (t.cols / kMxBlock) + j / kMxBlock];
+      const std::uint8_t e =
+          t.scales[static_cast<std::size_t>(i) * (t.cols / kMxBlock) + j / kMxBlock];
       Require(e != 255, kWhere, "scales must not hold 255 (E8M0's NaN)");
       x(i, j) = std::ldexp(Fp4Value(t.codes[static_cast<std::size_t>(i) * t.cols + j]), e - 127);
     }
@@ -418,7 +424,8 @@ Int32Matrix Int8MatMul(const Int8Matrix& a, const Int8Matrix& b, Backend backend
   Require(a.rows() >= 1 && a.cols() >= 1, kWhere,
           fmt::format("a must have at least one row and column, got {}", ShapeOf(a)));
   RequireShape(kWhere, "b", b, a.cols(), -1, "rows equal to a's columns");
-  Require(b.cols() >= 1, kWhere, fmt::format("b must have at least one column, got {}", ShapeOf(b)));
+  Require(b.cols() >= 1, kWhere,
+          fmt::format("b must have at least one column, got {}", ShapeOf(b)));
   Require(a.cols() <= kMaxInt8Depth, kWhere,
           fmt::format("K (a's columns) must be <= {} so that int32 cannot overflow, got {}",
                       kMaxInt8Depth, a.cols()));
@@ -442,8 +449,7 @@ Int32Matrix Int8MatMul(const Int8Matrix& a, const Int8Matrix& b, Backend backend
 
 Matrix QuantizedMatMul(const Int8Quantized& a, const Int8Quantized& b, Backend backend) {
   constexpr std::string_view kWhere = "QuantizedMatMul";
-  Require(a.granularity == Granularity::kPerTensor || a.granularity == Granularity::kPerRow,
-          kWhere,
+  Require(a.granularity == Granularity::kPerTensor || a.granularity == Granularity::kPerRow, kWhere,
           "a's scales must be kPerTensor or kPerRow (constant along K, so they factor out of "
           "the sum)");
   Require(b.granularity == Granularity::kPerTensor || b.granularity == Granularity::kPerColumn,
@@ -451,10 +457,10 @@ Matrix QuantizedMatMul(const Int8Quantized& a, const Int8Quantized& b, Backend b
           "b's scales must be kPerTensor or kPerColumn (constant along K, so they factor out "
           "of the sum)");
   const Eigen::Index m = a.q.rows(), n = b.q.cols();
-  RequireShape(kWhere, "a.scales", a.scales,
-               a.granularity == Granularity::kPerRow ? m : 1, 1, "one per row of a");
-  RequireShape(kWhere, "b.scales", b.scales, 1,
-               b.granularity == Granularity::kPerColumn ? n : 1, "one per column of b");
+  RequireShape(kWhere, "a.scales", a.scales, a.granularity == Granularity::kPerRow ? m : 1, 1,
+               "one per row of a");
+  RequireShape(kWhere, "b.scales", b.scales, 1, b.granularity == Granularity::kPerColumn ? n : 1,
+               "one per column of b");
   const Int32Matrix acc = Int8MatMul(a.q, b.q, backend);
   Matrix c(m, n);
   for (Eigen::Index i = 0; i < m; ++i) {
@@ -517,7 +523,8 @@ void RequireTask(std::string_view where, const LogisticTask& task, const MatrixR
 Matrix TrainLogistic(const LogisticTask& task, const MatrixRef& w0, const TrainOptions& options) {
   constexpr std::string_view kWhere = "TrainLogistic";
   RequireTask(kWhere, task, w0);
-  Require(options.steps >= 0, kWhere, fmt::format("options.steps must be >= 0, got {}", options.steps));
+  Require(options.steps >= 0, kWhere,
+          fmt::format("options.steps must be >= 0, got {}", options.steps));
   Require(std::isfinite(options.lr) && options.lr >= 0.0f, kWhere,
           fmt::format("options.lr must be finite and >= 0, got {}", options.lr));
   if (options.fake_quant) RequireMxShape(kWhere, task.x.cols());
@@ -534,8 +541,8 @@ Matrix TrainLogistic(const LogisticTask& task, const MatrixRef& w0, const TrainO
     dw_hat /= n;
     // Backward through the rounding: the straight-through estimator.
     const Matrix dw = options.fake_quant ? FakeQuantizeBackward(w, dw_hat, options.format) : dw_hat;
-    const float lr = options.decay ? options.lr * (1.0f - static_cast<float>(t) / options.steps)
-                                   : options.lr;
+    const float lr =
+        options.decay ? options.lr * (1.0f - static_cast<float>(t) / options.steps) : options.lr;
     w -= lr * dw;
   }
   return w;
@@ -565,10 +572,14 @@ std::int64_t StorageBytes(std::int64_t num_params, StorageFormat format, int gro
           fmt::format("group_size must divide num_params = {}, got {}", num_params, group_size));
   const std::int64_t groups = num_params / group_size;
   switch (format) {
-    case StorageFormat::kInt8: return num_params + 2 * groups;
-    case StorageFormat::kInt4: return (num_params + 1) / 2 + 2 * groups;
-    case StorageFormat::kMxfp4: return (num_params + 1) / 2 + groups;
-    case StorageFormat::kFp16: break;
+    case StorageFormat::kInt8:
+      return num_params + 2 * groups;
+    case StorageFormat::kInt4:
+      return (num_params + 1) / 2 + 2 * groups;
+    case StorageFormat::kMxfp4:
+      return (num_params + 1) / 2 + groups;
+    case StorageFormat::kFp16:
+      break;
   }
   return 2 * num_params;
 }

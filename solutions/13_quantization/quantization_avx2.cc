@@ -77,12 +77,24 @@ void MicroKernel(const std::int16_t* a, std::ptrdiff_t lda, const std::int16_t* 
 void Tile(int rows, const std::int16_t* a, std::ptrdiff_t lda, const std::int16_t* b, int pairs,
           std::int32_t* c, std::ptrdiff_t ldc, int cols, bool accumulate) {
   switch (rows) {
-    case 6: MicroKernel<6>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
-    case 5: MicroKernel<5>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
-    case 4: MicroKernel<4>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
-    case 3: MicroKernel<3>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
-    case 2: MicroKernel<2>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
-    default: MicroKernel<1>(a, lda, b, pairs, c, ldc, cols, accumulate); break;
+    case 6:
+      MicroKernel<6>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
+    case 5:
+      MicroKernel<5>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
+    case 4:
+      MicroKernel<4>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
+    case 3:
+      MicroKernel<3>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
+    case 2:
+      MicroKernel<2>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
+    default:
+      MicroKernel<1>(a, lda, b, pairs, c, ldc, cols, accumulate);
+      break;
   }
 }
 
@@ -122,8 +134,8 @@ void PackBInt16(const std::int8_t* b, std::ptrdiff_t ldb, int k, int n, std::int
   }
 }
 
-void Int8MatMulAvx2(const std::int16_t* packed_a, const std::int16_t* packed_b, int m, int k,
-                    int n, std::int32_t* c, std::ptrdiff_t ldc) {
+void Int8MatMulAvx2(const std::int16_t* packed_a, const std::int16_t* packed_b, int m, int k, int n,
+                    std::int32_t* c, std::ptrdiff_t ldc) {
   const int k2 = RoundUpEven(k);
   const int panels = (n + kPanelCols - 1) / kPanelCols;
   for (int kb = 0; kb < k2; kb += kBlockK) {
