@@ -21,7 +21,8 @@ inline constexpr int kPanelCols = 16;
 std::size_t PackedAValues(int m, int k);  // M·K2
 std::size_t PackedBValues(int k, int n);  // panels·K2·16
 
-// a [M, K] int8, row stride lda → [M][K2] int16, each row's pairs (k, k+1) adjacent.
+// a [M, K] int8, row stride lda → int16 in blocks of 256 k values: block b is [M][width]
+// (width = 256, or what is left of K2 in the last block), each row's pairs (k, k+1) adjacent.
 void PackAInt16(const std::int8_t* a, std::ptrdiff_t lda, int m, int k, std::int16_t* packed);
 // b [K, N] int8, row stride ldb → [panel][K2/2][16 columns][2] int16: for each pair of k,
 // the 16 columns' (b(k, j), b(k+1, j)) side by side, as VPMADDWD multiplies them.

@@ -439,8 +439,12 @@ Int32Matrix Int8MatMul(const Int8Matrix& a, const Int8Matrix& b, Backend backend
     Int8MatMulScalar(a, b, c);
     return c;
   }
-  std::vector<std::int16_t> pa(internal::PackedAValues(m, k));
-  std::vector<std::int16_t> pb(internal::PackedBValues(k, n));
+  // The packed operands live in per-thread buffers that only grow: a fresh allocation of a
+  // few megabytes per call would be fresh pages, and their page faults cost as much as the
+  // product itself at M = N = K = 256.
+  thread_local std::vector<std::int16_t> pa, pb;
+  if (pa.size() < internal::PackedAValues(m, k)) pa.resize(internal::PackedAValues(m, k));
+  if (pb.size() < internal::PackedBValues(k, n)) pb.resize(internal::PackedBValues(k, n));
   internal::PackAInt16(a.data(), k, m, k, pa.data());
   internal::PackBInt16(b.data(), n, k, n, pb.data());
   internal::Int8MatMulAvx2(pa.data(), pb.data(), m, k, n, c.data(), n);

@@ -111,10 +111,17 @@ std::size_t PackedBValues(int k, int n) {
 
 void PackAInt16(const std::int8_t* a, std::ptrdiff_t lda, int m, int k, std::int16_t* packed) {
   const int k2 = RoundUpEven(k);
-  for (int i = 0; i < m; ++i) {
-    std::int16_t* out = packed + static_cast<std::ptrdiff_t>(i) * k2;
-    for (int kk = 0; kk < k; ++kk) out[kk] = a[i * lda + kk];
-    if (k2 != k) out[k] = 0;  // odd K: the pair's second value is 0
+  // Block by block of kBlockK k values: block kb is [M][width] at offset M·kb, contiguous, so
+  // that the block the kernel sweeps over is one run of memory (pages and prefetch).
+  for (int kb = 0; kb < k2; kb += kBlockK) {
+    const int width = kb + kBlockK <= k2 ? kBlockK : k2 - kb;
+    std::int16_t* block = packed + static_cast<std::ptrdiff_t>(m) * kb;
+    for (int i = 0; i < m; ++i) {
+      std::int16_t* out = block + static_cast<std::ptrdiff_t>(i) * width;
+      for (int kk = 0; kk < width; ++kk) {
+        out[kk] = kb + kk < k ? a[i * lda + kb + kk] : std::int16_t{0};  // odd K: pad with 0
+      }
+    }
   }
 }
 
@@ -139,14 +146,16 @@ void Int8MatMulAvx2(const std::int16_t* packed_a, const std::int16_t* packed_b, 
   const int k2 = RoundUpEven(k);
   const int panels = (n + kPanelCols - 1) / kPanelCols;
   for (int kb = 0; kb < k2; kb += kBlockK) {
-    const int pairs = (kb + kBlockK <= k2 ? kBlockK : k2 - kb) / 2;
+    const int width = kb + kBlockK <= k2 ? kBlockK : k2 - kb;
+    const int pairs = width / 2;
+    const std::int16_t* a_block = packed_a + static_cast<std::ptrdiff_t>(m) * kb;
     for (int p = 0; p < panels; ++p) {
       const std::int16_t* b =
           packed_b + static_cast<std::ptrdiff_t>(p) * k2 * kPanelCols + kb * kPanelCols;
       const int cols = n - p * kPanelCols < kPanelCols ? n - p * kPanelCols : kPanelCols;
       for (int i = 0; i < m; i += kTileRows) {
         const int rows = m - i < kTileRows ? m - i : kTileRows;
-        Tile(rows, packed_a + static_cast<std::ptrdiff_t>(i) * k2 + kb, k2, b, pairs,
+        Tile(rows, a_block + static_cast<std::ptrdiff_t>(i) * width, width, b, pairs,
              c + i * ldc + p * kPanelCols, ldc, cols, kb > 0);
       }
     }
