@@ -3,15 +3,17 @@
 //   ./kata bench 13      (or run build/katas/13_quantization/13_quantization_bench)
 //
 // Runs in this order, because the later counters use the earlier measurements:
-//   BM_Int8Peak               12 chains of VPMADDWD + VPADDD: the single-core peak, GOP/s
+//   BM_Int8Peak               the int8 micro-kernel's instruction sequence on operands in L1
+//                             (llmk/testing/int8_peak.h): the single-core peak, GOP/s
 //   BM_NaiveFloatMatMul/n     reference::quant::NaiveMatMulFloat, [n, n]·[n, n] in float
 //   BM_Int8MatMul/n           Int8MatMul, Backend::kAuto
 //   BM_Int8MatMulScalar/n     Int8MatMul, Backend::kScalar
 // Counters of the int8 benchmarks:
 //   GOP/s     2·n³ integer operations (a multiply and an add per term) per second
 //   peak      GOP/s over the BM_Int8Peak figure: the fraction of the integer peak. The peak
-//             loop runs the kernel's own instruction pair, VPMADDWD on sign-extended int16
-//             and VPADDD, so 1.0 is that pair issued every cycle the ports allow.
+//             loop runs the solution kernel's own sequence (broadcast, VPMADDWD on
+//             sign-extended int16, VPADDD) with every operand in L1, so 1.0 is that kernel
+//             without a cache miss, a packing pass or a tail.
 //   x_naive   the naive float product's time at the same n over this benchmark's time
 #include <benchmark/benchmark.h>
 
